@@ -1,0 +1,31 @@
+"""Shared fixtures for pytest-cmdgen's own test suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent
+SHARED = REPO.parent / "shared"
+ASSISTANTS = SHARED / "assistants"
+
+
+@pytest.fixture(scope="session")
+def assistants_dir() -> Path:
+    """The shared starter-pack assistants (``../shared/assistants`` beside the repository)."""
+    if not ASSISTANTS.is_dir():
+        pytest.fail(f"shared assistants not found at {ASSISTANTS}; the suite needs ../shared beside the repository")
+    return ASSISTANTS
+
+
+@pytest.fixture(scope="session")
+def banking_dir(assistants_dir: Path) -> Path:
+    """The retail-banking starter pack."""
+    return assistants_dir / "starterpack-retail-banking-en"
+
+
+@pytest.fixture(scope="session")
+def telco_dir(assistants_dir: Path) -> Path:
+    """The telco starter pack."""
+    return assistants_dir / "starterpack-telco-en"

@@ -1,0 +1,111 @@
+"""pytest collectors and items for E2E test files: thin glue over the parser and the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
+from pytest_cmdgen.e2e.parser import looks_like_e2e_file, parse_e2e_text
+from pytest_cmdgen.errors import CmdgenInputError
+
+
+def is_e2e_file(path: Path) -> bool:
+    """True if the file's text has a top-level ``test_cases:`` key (malformed files included)."""
+    try:
+        return looks_like_e2e_file(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return False
+
+
+@dataclass
+class E2EFailure(Exception):
+    """An E2E test case did not pass: where, what was expected, and the conversation transcript."""
+
+    test_name: str
+    path: Path
+    line: int
+    expected: str
+    actual: str
+    transcript: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: expected {self.expected}; {self.actual}"
+
+
+class E2EFile(pytest.File):
+    """One E2E test YAML file; each test case becomes an ``E2EItem``."""
+
+    suite: TestSuiteFile
+
+    def collect(self) -> Iterator[E2EItem]:
+        """Parse the file; a bad file is a collection error for this file only, with file:line:column."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            problem = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+            raise self.CollectError(f"{self._display_path}: {problem}") from None
+        try:
+            self.suite = parse_e2e_text(text, self._display_path)
+        except CmdgenInputError as exc:
+            raise self.CollectError(str(exc)) from None
+        for case in self.suite.test_cases:
+            yield E2EItem.from_parent(self, name=case.name, test_case=case)
+
+    @property
+    def _display_path(self) -> Path:
+        """The path as shown in messages: relative to the invocation directory when possible."""
+        try:
+            return self.path.relative_to(self.config.invocation_params.dir)
+        except ValueError:
+            return self.path
+
+
+class E2EItem(pytest.Item):
+    """One E2E test case."""
+
+    def __init__(self, *, test_case: TestCase, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.test_case = test_case
+
+    @property
+    def suite(self) -> TestSuiteFile:
+        """The parsed file this test case belongs to."""
+        return self.parent.suite  # type: ignore[union-attr]
+
+    def runtest(self) -> None:
+        """Run the conversation through the runtime and judge it like ``rasa test e2e``."""
+        from pytest_cmdgen.controller import controller_for
+
+        controller_for(self.config).run_item(self)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        """The file, the test case's 0-based line, and a description for reports."""
+        return self.path, self.test_case.line - 1, f"e2e: {self.test_case.name}"
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
+        """An expected-versus-actual transcript for E2E failures; one clean line for input errors."""
+        error = excinfo.value
+        if isinstance(error, E2EFailure):
+            return format_failure(error)
+        if isinstance(error, CmdgenInputError):
+            return str(error)
+        return super().repr_failure(excinfo, style=style)
+
+
+def format_failure(failure: E2EFailure) -> str:
+    """Render an E2E failure: the failing step's YAML line, expected vs actual, then the transcript."""
+    lines = [
+        f"E2E test case {failure.test_name!r} failed at {failure.path}:{failure.line}",
+        f"  expected: {failure.expected}",
+        f"  actual:   {failure.actual}",
+    ]
+    if failure.transcript:
+        lines.append("")
+        lines.append("conversation (- expected, + actual):")
+        lines.extend(f"  {line}" for line in failure.transcript)
+    return "\n".join(lines)

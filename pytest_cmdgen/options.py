@@ -1,0 +1,198 @@
+"""Every ``--cmdgen-*`` option and its ``cmdgen_*`` ini mirror, in one table, resolved into one frozen object.
+
+Resolution is CLI > ini > default. As pytest does for paths, a relative path given on the command line
+resolves against the invocation directory and one in an ini file against the ini file's directory (the
+rootdir when there is none). A bad value is a usage error with one clear line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class OptionValueError(ValueError):
+    """An option has a value we cannot use; the message names the option and what was expected."""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option: its CLI flag, ini key, how to read its value, default and help."""
+
+    name: str  # attribute of ``CmdgenSettings``; CLI ``--cmdgen-<name with ->``, ini ``cmdgen_<name>``
+    help: str
+    kind: str = "str"  # str | int | float | flag | path | paths | choice | datetime
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+    cli: bool = True
+    check: Callable[[Any], str | None] | None = None  # returns a problem text, or None if the value is fine
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag."""
+        return "--cmdgen-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        """The ini key."""
+        return "cmdgen_" + self.name
+
+    @property
+    def dest(self) -> str:
+        """The argparse destination."""
+        return "cmdgen_" + self.name
+
+
+def _at_least(low: int) -> Callable[[Any], str | None]:
+    return lambda v: None if v >= low else f"expected an integer >= {low}"
+
+
+def _in_range(low: int, high: int) -> Callable[[Any], str | None]:
+    return lambda v: None if low <= v <= high else f"expected an integer from {low} to {high}"
+
+
+def _fraction(value: float) -> str | None:
+    return None if 0 < value <= 1 else "expected a number with 0 < F <= 1"
+
+
+def _rasa_version(value: str) -> str | None:
+    parts = value.split(".")
+    if len(parts) == 2 and all(p.isdigit() for p in parts) and (3, 10) <= (int(parts[0]), int(parts[1])) <= (3, 21):
+        return None
+    return "expected a Rasa version X.Y from 3.10 to 3.21"
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("assistant", "Rasa project directory (config.yml, domain, data/, endpoints.yml).", "path",
+               default=".", metavar="PATH"),
+    OptionSpec("e2e_paths", "Directories or files whose E2E test YAML files are collected (ini only).", "paths",
+               default=(), cli=False),
+    OptionSpec("rasa_version", "Rasa version whose behaviour to reproduce (X.Y); inferred from the project "
+               "when unset.", "str", metavar="X.Y", check=_rasa_version),
+    OptionSpec("command_script", "Answer user turns from this annotated-conversations YAML file instead of "
+               "an LLM (offline/regression mode).", "path", metavar="PATH"),
+    OptionSpec("action_timeout", "Seconds to wait for the action server per custom action.", "float",
+               default=10.0, metavar="SECONDS", check=lambda v: None if v > 0 else "expected a number > 0"),
+    OptionSpec("now", "Freeze current_datetime in prompts to this ISO 8601 timestamp (naive means UTC).",
+               "datetime", metavar="ISO8601"),
+    OptionSpec("concurrency", "Most LLM calls in flight at once, across the whole session.", "int", default=16,
+               metavar="N", check=_at_least(1)),
+    OptionSpec("max_retries", "Retries per LLM call on 429, 5xx, connection errors and time-outs.", "int",
+               default=5, metavar="N", check=_at_least(0)),
+    OptionSpec("cache", "Directory of the LLM record/replay cache (default: .cmdgen_cache in the rootdir).",
+               "path", metavar="DIR"),
+    OptionSpec("cache_mode", "use: read and write; refresh: re-ask and overwrite; replay: never call the "
+               "network; off.", "choice", default="use", choices=("use", "refresh", "replay", "off"), metavar="MODE"),
+    OptionSpec("seed", "Seed for response variations and dataset shuffling.", "int", default=42, metavar="N"),
+)
+
+
+@dataclass(frozen=True)
+class CmdgenSettings:
+    """The resolved value of every option (CLI > ini > default)."""
+
+    assistant: Path
+    e2e_paths: tuple[Path, ...]
+    rasa_version: str | None
+    command_script: Path | None
+    action_timeout: float
+    now: dt.datetime | None
+    concurrency: int
+    max_retries: int
+    cache: Path
+    cache_mode: str
+    seed: int
+
+
+def parse_datetime(text: str) -> dt.datetime:
+    """Parse an ISO 8601 timestamp; a naive one is taken as UTC."""
+    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def convert(spec: OptionSpec, raw: Any, base: Path) -> Any:
+    """Turn a raw CLI/ini value into the option's type; relative paths resolve against ``base``."""
+    source = raw
+    try:
+        if spec.kind == "flag":
+            value: Any = raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
+        elif spec.kind == "int":
+            value = int(raw)
+        elif spec.kind == "float":
+            value = float(raw)
+        elif spec.kind == "path":
+            value = (base / Path(str(raw)).expanduser()).resolve()
+        elif spec.kind == "paths":
+            items = raw.split() if isinstance(raw, str) else list(raw)
+            value = tuple((base / Path(str(p)).expanduser()).resolve() for p in items)
+        elif spec.kind == "datetime":
+            value = parse_datetime(str(raw))
+        elif spec.kind == "choice":
+            value = str(raw).strip()
+            if value not in spec.choices:
+                raise OptionValueError(f"{spec.flag}: expected one of {', '.join(spec.choices)}, got {raw!r}")
+        else:
+            value = str(raw).strip()
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, OptionValueError):
+            raise
+        expected = {"int": "an integer", "float": "a number", "datetime": "an ISO 8601 timestamp"}.get(
+            spec.kind, "a valid value"
+        )
+        raise OptionValueError(f"{spec.flag} / {spec.ini}: expected {expected}, got {source!r}") from None
+    if spec.check is not None:
+        problem = spec.check(value)
+        if problem:
+            raise OptionValueError(f"{spec.flag} / {spec.ini}: {problem}, got {source!r}")
+    return value
+
+
+def resolve(
+    cli_value: Callable[[OptionSpec], Any],
+    ini_value: Callable[[OptionSpec], Any],
+    invocation_dir: Path,
+    ini_dir: Path,
+    rootdir: Path,
+) -> CmdgenSettings:
+    """Resolve every option CLI > ini > default into ``CmdgenSettings``.
+
+    ``cli_value`` / ``ini_value`` return None when the option was not given there.
+    """
+    values: dict[str, Any] = {}
+    for spec in OPTIONS:
+        raw = cli_value(spec) if spec.cli else None
+        base = invocation_dir
+        if raw is None:
+            raw = ini_value(spec)
+            base = ini_dir
+        if raw is None or raw == "" or raw == []:
+            default = spec.default
+            is_path = spec.kind in ("path", "paths")
+            values[spec.name] = convert(spec, default, rootdir) if is_path and default else default
+            continue
+        values[spec.name] = convert(spec, raw, base)
+    if values["cache"] is None:
+        values["cache"] = (rootdir / ".cmdgen_cache").resolve()
+    names = {f.name for f in fields(CmdgenSettings)}
+    assert names == set(values), f"options table and CmdgenSettings disagree: {names ^ set(values)}"
+    return CmdgenSettings(**values)
+
+
+def options_markdown() -> str:
+    """The options table for the README (checked by a test, so the README cannot drift)."""
+    rows = ["| option | ini key | default | meaning |", "|---|---|---|---|"]
+    for spec in OPTIONS:
+        flag = f"`{spec.flag} {spec.metavar or ''}`".replace(" `", "`") if spec.cli else "—"
+        default = "—" if spec.default in (None, ()) else f"`{spec.default}`"
+        if spec.kind == "path" and spec.default == ".":
+            default = "the rootdir"
+        rows.append(f"| {flag} | `{spec.ini}` | {default} | {spec.help} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(options_markdown())

@@ -1,0 +1,95 @@
+"""The pytest entry point: options, settings, E2E file collection.
+
+Kept light on purpose: importing it costs only pytest and the options table, so a test suite that does
+not use the plugin pays nothing. Everything else is imported when an E2E file is actually collected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_cmdgen import hookspecs
+from pytest_cmdgen.options import OPTIONS, CmdgenSettings, OptionValueError, resolve
+
+SETTINGS_KEY = pytest.StashKey[CmdgenSettings]()
+_E2E_ROOTS_KEY = pytest.StashKey[tuple[Path, ...]]()
+_YAML_SUFFIXES = (".yml", ".yaml")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Declare the ``pytest_cmdgen_*`` hooks for users' conftest files."""
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register every option of ``pytest_cmdgen.options.OPTIONS`` and its ini mirror."""
+    group = parser.getgroup("cmdgen", "Rasa CALM E2E tests and command-generator fine-tuning data (pytest-cmdgen)")
+    for spec in OPTIONS:
+        ini_type = "paths" if spec.kind == "paths" else "string"
+        parser.addini(spec.ini, spec.help, type=ini_type, default=None if ini_type == "string" else [])
+        if not spec.cli:
+            continue
+        if spec.kind == "flag":
+            group.addoption(spec.flag, action="store_true", dest=spec.dest, default=None, help=spec.help)
+        else:
+            kwargs = {"choices": spec.choices} if spec.kind == "choice" else {}
+            group.addoption(spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=spec.help, **kwargs)
+
+
+def settings_from_config(config: pytest.Config) -> CmdgenSettings:
+    """Resolve the options CLI > ini > default, or raise ``pytest.UsageError`` with one clear line."""
+    ini_dir = config.inipath.parent if config.inipath else config.rootpath
+
+    def ini_value(spec: object) -> object:
+        value = config.getini(spec.ini)  # type: ignore[attr-defined]
+        return value or None
+
+    try:
+        return resolve(
+            cli_value=lambda spec: config.getoption(spec.dest),
+            ini_value=ini_value,
+            invocation_dir=config.invocation_params.dir,
+            ini_dir=ini_dir,
+            rootdir=config.rootpath,
+        )
+    except OptionValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve settings once; make the ini ``cmdgen_e2e_paths`` part of what is collected."""
+    settings = settings_from_config(config)
+    config.stash[SETTINGS_KEY] = settings
+    explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+    cwd = config.invocation_params.dir
+    roots = [Path(cwd, arg.split("::")[0]).resolve() for arg in config.args] if explicit else []
+    roots.extend(settings.e2e_paths)
+    config.stash[_E2E_ROOTS_KEY] = tuple(roots)
+    if not explicit:
+        # Like testpaths: with no paths on the command line, the ini E2E paths are collected too.
+        known = [Path(config.invocation_params.dir, a).resolve() for a in config.args]
+        for path in settings.e2e_paths:
+            if not any(path == k or k in path.parents for k in known):
+                config.args.append(str(path))
+
+
+def _under_e2e_root(config: pytest.Config, file_path: Path) -> bool:
+    roots = config.stash.get(_E2E_ROOTS_KEY, ())
+    if not roots:
+        return False
+    resolved = file_path.resolve()
+    return any(resolved == root or root in resolved.parents for root in roots)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Collect a YAML file with a top-level ``test_cases:`` key as an E2E test file."""
+    if file_path.suffix not in _YAML_SUFFIXES or not _under_e2e_root(parent.config, file_path):
+        return None
+    from pytest_cmdgen.items import E2EFile, is_e2e_file
+
+    if not is_e2e_file(file_path):
+        return None
+    return E2EFile.from_parent(parent, path=file_path)
