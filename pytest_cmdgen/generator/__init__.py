@@ -1,0 +1,36 @@
+"""Command-generator layout: command grammars (v1/v2/v3), prompt rendering, flow-retrieval ordering.
+
+* :mod:`pytest_cmdgen.generator.grammar` — ``parse_commands`` / ``serialize_commands``.
+* :mod:`pytest_cmdgen.generator.prompt` — ``PromptState``, ``render_prompt``, template choice, transcript.
+* :mod:`pytest_cmdgen.generator.retrieval` — ``order_prompt_flows``.
+"""
+
+from pytest_cmdgen.generator.grammar import parse_commands, serialize_command, serialize_commands
+from pytest_cmdgen.generator.prompt import (
+    FlowSlotState,
+    PromptFlow,
+    PromptSlot,
+    PromptState,
+    TranscriptTurn,
+    current_conversation,
+    default_template,
+    render_prompt,
+    resolve_template,
+)
+from pytest_cmdgen.generator.retrieval import order_prompt_flows
+
+__all__ = [
+    "FlowSlotState",
+    "PromptFlow",
+    "PromptSlot",
+    "PromptState",
+    "TranscriptTurn",
+    "current_conversation",
+    "default_template",
+    "order_prompt_flows",
+    "parse_commands",
+    "render_prompt",
+    "resolve_template",
+    "serialize_command",
+    "serialize_commands",
+]
