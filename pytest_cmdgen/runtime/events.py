@@ -89,9 +89,17 @@ class SlotSet(Event):
     type_name: ClassVar[str] = "slot"
     key: str = ""
     value: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    filled_by: str | None = field(default=None, compare=False)
 
     def _fields(self) -> dict[str, Any]:
-        return {"name": self.key, "value": self.value}
+        data: dict[str, Any] = {"name": self.key, "value": self.value}
+        # 3.12+ only: reset markers and the extractor; absent keys keep the 3.10 wire form.
+        if self.metadata:
+            data["metadata"] = self.metadata
+        if self.filled_by is not None:
+            data["filled_by"] = self.filled_by
+        return data
 
 
 @dataclass
@@ -223,7 +231,13 @@ def event_from_dict(data: dict[str, Any]) -> Event:
             text=data.get("text"), data=dict(data.get("data") or {}), metadata=dict(data.get("metadata") or {}), **extra
         )
     if kind == "slot":
-        return SlotSet(key=data.get("name", ""), value=data.get("value"), **extra)
+        return SlotSet(
+            key=data.get("name", ""),
+            value=data.get("value"),
+            metadata=dict(data.get("metadata") or {}),
+            filled_by=data.get("filled_by"),
+            **extra,
+        )
     if kind == "action":
         return ActionExecuted(
             action_name=data.get("name", ""),

@@ -1,0 +1,507 @@
+"""Command clean-up and execution (§10): what each command does to the stack and the slots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_cmdgen.runtime.commands import (
+    CancelFlow,
+    CannotHandle,
+    ChitChat,
+    Clarify,
+    Command,
+    CorrectedSlot,
+    CorrectSlots,
+    Error,
+    HandleCodeChange,
+    HumanHandoff,
+    Knowledge,
+    RepeatBotMessages,
+    Restart,
+    SessionStart,
+    SetSlot,
+    SkipQuestion,
+    StartFlow,
+)
+from pytest_cmdgen.runtime.context import RuntimeContext
+from pytest_cmdgen.runtime.events import DialogueStackUpdated, Event, FlowCancelled, FlowInterrupted, SlotSet
+from pytest_cmdgen.runtime.executor import flow_frame_for, pattern_frame
+from pytest_cmdgen.runtime.flows import FlowStep
+from pytest_cmdgen.runtime.slots import NLU_MAPPING_TYPES, SlotDefinition
+from pytest_cmdgen.runtime.stack import (
+    COLLECT_PATTERN,
+    CORRECTION_PATTERN,
+    Frame,
+    dump,
+    make_patch,
+    top_flow_frame,
+    top_user_frame,
+)
+
+ROUTING_SLOT = "route_session_to_calm"
+REASON_UNKNOWN_SLOT = "The slot predicted by the LLM is not defined in the domain."
+REASON_MAPPING = (
+    "A command generator attempted to set a slot with a value extracted by an extractor "
+    "that is incompatible with the slot mapping type."
+)
+REASON_NO_ACTIVE_FLOW = "CancelFlowCommand was predicted but no flows are active."
+REASON_CHITCHAT = "cannot_handle_chitchat"
+FREE_FORM = (ChitChat, Knowledge)
+
+
+class CommandInvariantError(ValueError):
+    """The cleaned commands break one of Rasa's invariants; the message is not processed further."""
+
+
+# --- shared lookups ------------------------------------------------------------------------------------
+
+
+def collected_steps(ctx: RuntimeContext, user_frame_id: str | None) -> list[FlowStep]:
+    """Collect steps visited, in order, in earlier stack states whose active user frame is ``user_frame_id``."""
+    if user_frame_id is None:
+        return []
+    flows = ctx.project.flows
+    current_ids = {f.frame_id for f in ctx.tracker.stack}
+    result: list[FlowStep] = []
+    seen: set[tuple[str, str]] = set()
+    for state in ctx.tracker.stack_states:
+        if not state:
+            continue
+        user = top_user_frame(state)
+        if user is None or user.frame_id != user_frame_id:
+            continue
+        top = state[-1]
+        if not top.is_flow or not (top.is_user_flow or top.frame_id in current_ids):
+            continue
+        flow = flows.get(top.flow_id)
+        step = flow.step(top.step_id) if flow else None
+        if step is not None and step.kind == "collect" and (str(top.flow_id), step.id) not in seen:
+            seen.add((str(top.flow_id), step.id))
+            result.append(step)
+    return result
+
+
+def slot_being_asked(frames: list[Frame]) -> str | None:
+    """The slot of the collect pattern on top of the stack, if any."""
+    if frames and frames[-1].type == COLLECT_PATTERN:
+        return frames[-1].fields.get("collect")
+    return None
+
+
+def mapping_accepts(slot: SlotDefinition, extractor: str, any_from_llm: bool) -> bool:
+    """Whether the slot's mappings accept a value from this extractor (§10.2)."""
+    if extractor == "CommandPayloadReader":
+        return True
+    types = slot.mapping_types
+    if not types:
+        return False
+    considered = types if any_from_llm else types[:1]
+    if extractor == "NLU":
+        return any(t in NLU_MAPPING_TYPES for t in considered)
+    return "from_llm" in considered
+
+
+# --- clean-up ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cleaner:
+    ctx: RuntimeContext
+    commands: list[Command]
+    clean: list[Command] = field(default_factory=list)
+
+    def run(self) -> list[Command]:
+        profile = self.ctx.project.profile
+        for command in self.commands:
+            if isinstance(command, SetSlot):
+                self._set_slot(command)
+            elif isinstance(command, CancelFlow):
+                self._cancel_flow(command)
+            elif isinstance(command, CannotHandle):
+                if not any(isinstance(c, CannotHandle) for c in self.clean):
+                    self.clean.append(command)
+            elif isinstance(command, StartFlow):
+                if not self._start_flow_is_active(command.flow):
+                    self.clean.append(command)
+            elif isinstance(command, ChitChat):
+                if self._chitchat_needs_fallback():
+                    self.clean.insert(0, CannotHandle(reason=REASON_CHITCHAT))
+                else:
+                    self.clean.insert(0, command)
+            elif isinstance(command, Knowledge):
+                self.clean.insert(0, command)
+            elif isinstance(command, Clarify):
+                self._clarify(command)
+            else:
+                self.clean.append(command)
+        if profile.dedupe_singletons:
+            self._keep_first_of(CannotHandle, RepeatBotMessages, ChitChat)
+        threshold = 2 if ROUTING_SLOT in self.ctx.project.domain.slots else 1
+        if len(self.clean) > threshold:
+            self.clean = [
+                c
+                for c in self.clean
+                if not (
+                    isinstance(c, CannotHandle) and (profile.drop_every_cannot_handle or c.reason == REASON_MAPPING)
+                )
+            ]
+        return self.clean
+
+    def _keep_first_of(self, *kinds: type[Command]) -> None:
+        seen: set[type[Command]] = set()
+        result = []
+        for command in self.clean:
+            kind = type(command)
+            if kind in kinds and kind in seen:
+                continue
+            seen.add(kind)
+            result.append(command)
+        self.clean = result
+
+    def _add_cannot_handle(self, reason: str) -> None:
+        if not any(isinstance(c, CannotHandle) and c.reason == reason for c in self.clean):
+            self.clean.append(CannotHandle(reason=reason))
+
+    def _set_slot(self, command: SetSlot) -> None:
+        ctx, profile = self.ctx, self.ctx.project.profile
+        tracker = ctx.tracker
+        slot = ctx.project.domain.slots.get(command.name)
+        if slot is None:
+            if profile.unknown_slot_cannot_handle:
+                self._add_cannot_handle(REASON_UNKNOWN_SLOT)
+            return
+        if not mapping_accepts(slot, command.extractor, profile.mapping_any_from_llm):
+            kept = any(isinstance(c, SetSlot) and c.name == command.name for c in self.clean)
+            if not (profile.mapping_mismatch_once_per_slot and kept):
+                self._add_cannot_handle(REASON_MAPPING)
+            return
+        if slot_being_asked(tracker.stack) == command.name:
+            self.clean.append(command)
+            return
+        if profile.correction_by_slot_history:
+            eligible = tracker.has_been_set(command.name) and tracker.get_slot(command.name) is not None
+        else:
+            user = top_user_frame(tracker.stack)
+            eligible = command.name in {s.collect for s in collected_steps(ctx, user.frame_id if user else None)}
+        if not eligible:
+            self.clean.append(command)
+            return
+        current = tracker.get_slot(command.name)
+        same = str(current) == str(command.value) if profile.same_value_str_both else current == str(command.value)
+        if same or self._pending_correction(command):
+            return
+        corrected = CorrectedSlot(command.name, command.value)
+        for index, existing in enumerate(self.clean):
+            if isinstance(existing, CorrectSlots):
+                self.clean[index] = CorrectSlots(corrected_slots=(*existing.corrected_slots, corrected))
+                return
+        self.clean.append(CorrectSlots(corrected_slots=(corrected,)))
+
+    def _pending_correction(self, command: SetSlot) -> bool:
+        frame = top_flow_frame(self.ctx.tracker.stack, ignore_collect=True, ignore_call=True)
+        if frame is None or frame.type != CORRECTION_PATTERN:
+            return False
+        pending = frame.fields.get("corrected_slots") or {}
+        if command.name not in pending:
+            return False
+        value = pending[command.name]
+        if isinstance(value, dict) and "value" in value:
+            value = value["value"]
+        return str(value) == str(command.value)
+
+    def _cancel_flow(self, command: CancelFlow) -> None:
+        if any(isinstance(c, CancelFlow) for c in self.clean):
+            return
+        profile = self.ctx.project.profile
+        if profile.cancel_without_flow_cannot_handle and self.ctx.tracker.active_flow is None:
+            if not any(isinstance(c, CannotHandle) for c in self.clean):
+                self.clean.append(CannotHandle(reason=REASON_NO_ACTIVE_FLOW))
+            return
+        self.clean.append(command)
+
+    def _start_flow_is_active(self, flow_id: str) -> bool:
+        stack = self.ctx.tracker.stack
+        lookup = self.ctx.project.profile.startflow_active_lookup
+        if lookup == "skip_call":
+            active = top_user_frame(stack, skip_call=True)
+        elif lookup == "skip_call_link":
+            active = top_user_frame(stack, skip_call=True, skip_link=True)
+        else:
+            active = top_user_frame(stack, skip_call=False)
+        if active is None or active.flow_id != flow_id:
+            return False
+        # 3.14+: starting the interrupted flow again is how the user resumes it.
+        resuming = bool(stack) and stack[-1].type == "pattern_continue_interrupted"
+        return not (self.ctx.project.profile.startflow_resumes_interrupted and resuming)
+
+    def _chitchat_needs_fallback(self) -> bool:
+        flow = self.ctx.project.flows.get("pattern_chitchat")
+        uses_trigger = flow is not None and any(s.action == "action_trigger_chitchat" for s in flow.steps)
+        return uses_trigger and not self.ctx.project.config.has_policy("IntentlessPolicy")
+
+    def _clarify(self, command: Clarify) -> None:
+        others = [c for c in self.commands if not (isinstance(c, SetSlot) and c.name == ROUTING_SLOT)]
+        all_clarify = all(isinstance(c, Clarify) for c in others)
+        if len(self.commands) > 1 and not all_clarify:
+            return
+        if any(isinstance(c, Clarify) for c in self.clean):
+            return
+        self.clean.append(command)
+
+
+def clean_up_commands(ctx: RuntimeContext, commands: list[Command]) -> list[Command]:
+    """Rasa's clean-up pass (§10.1), per the version profile."""
+    return _Cleaner(ctx, list(commands)).run()
+
+
+def check_invariants(commands: list[Command]) -> None:
+    """At most one CancelFlow and one CorrectSlots; free-form commands only at the front."""
+    if sum(isinstance(c, CancelFlow) for c in commands) > 1:
+        raise CommandInvariantError("more than one CancelFlow command")
+    if sum(isinstance(c, CorrectSlots) for c in commands) > 1:
+        raise CommandInvariantError("more than one CorrectSlots command")
+    seen_other = False
+    for command in commands:
+        if isinstance(command, FREE_FORM):
+            if seen_other:
+                raise CommandInvariantError("free-form commands must come first")
+        else:
+            seen_other = True
+
+
+# --- execution -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Executor:
+    ctx: RuntimeContext
+    original: list[Frame]
+    predicted: list[Command]
+    frames: list[Frame] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.frames = [f.copy() for f in self.original]
+        self.slots = dict(self.ctx.tracker.slots)
+
+    @property
+    def profile(self):
+        return self.ctx.project.profile
+
+    def push(self, frame: Frame, index: int | None = None) -> None:
+        before = dump(self.frames)
+        if index is None:
+            self.frames.append(frame)
+        else:
+            self.frames.insert(index, frame)
+        self._stack_event(before)
+
+    def _stack_event(self, before: list[dict[str, Any]]) -> None:
+        after = dump(self.frames)
+        if before != after:
+            event = DialogueStackUpdated(update=make_patch(before, after))
+            event._frames = [f.copy() for f in self.frames]  # type: ignore[attr-defined]
+            self.events.append(event)
+
+    def original_active(self, any_type: bool = False) -> Frame | None:
+        if any_type:
+            return top_user_frame(self.original, skip_call=False)
+        return top_user_frame(self.original, skip_call=True, skip_link=self.profile.active_flow_skips_link)
+
+    def run(self, command: Command) -> None:
+        handler = getattr(self, f"_run_{type(command).__name__}", None)
+        if handler is not None:
+            handler(command)
+
+    def _run_StartFlow(self, command: StartFlow) -> None:  # noqa: N802
+        flows = self.ctx.project.flows
+        if command.flow not in flows:
+            return
+        if any(f.is_user_flow and f.flow_id == command.flow for f in self.frames):
+            return
+        active = self.original_active()
+        frame_type = "interrupt" if active is not None else "regular"
+        if active is not None:
+            self.events.append(FlowInterrupted(flow_id=str(active.flow_id), step_id=active.step_id))
+        self.push(flow_frame_for(self.ctx, command.flow, frame_type))
+
+    def _allowed_slots(self) -> set[str]:
+        flows = self.ctx.project.flows
+        profile = self.profile
+        active_ids: list[str] = []
+        primary = top_user_frame(self.frames, skip_call=True, skip_link=profile.active_flow_skips_link)
+        if primary is not None:
+            active_ids.append(str(primary.flow_id))
+        if profile.active_flow_skips_link:
+            any_top = top_user_frame(self.frames, skip_call=False)
+            if any_top is not None:
+                active_ids.append(str(any_top.flow_id))
+        started = [c.flow for c in self.predicted if isinstance(c, StartFlow)]
+        active_ids.extend(started)
+        allowed = {
+            s.collect or "" for fid in active_ids for s in flows.collect_steps_resolved(fid) if not s.ask_before_filling
+        }
+        if profile.default_flows_count_started and not started:
+            allowed |= {s.collect or "" for f in flows if f.is_pattern for s in f.collect_steps}
+        asked = slot_being_asked(self.frames)
+        if asked:
+            allowed.add(asked)
+        allowed.add(ROUTING_SLOT)
+        if profile.restrict_nlu_setslots:
+            allowed |= {name for name, _ in profile.builtin_slots}
+        return allowed
+
+    def _run_SetSlot(self, command: SetSlot) -> None:  # noqa: N802
+        slot = self.ctx.project.domain.slots.get(command.name)
+        if slot is None:
+            return
+        value = slot.try_coerce(command.value)
+        if value == self.slots.get(command.name):
+            return
+        checked = command.extractor in ("LLM", "CommandPayloadReader") or self.profile.restrict_nlu_setslots
+        if checked and command.name not in self._allowed_slots():
+            return
+        filled_by = command.extractor if self.profile.filled_by_on_slot_set else None
+        self.slots[command.name] = value
+        self.events.append(SlotSet(key=command.name, value=value, filled_by=filled_by))
+
+    def _run_CorrectSlots(self, command: CorrectSlots) -> None:  # noqa: N802
+        ctx, profile = self.ctx, self.profile
+        flows = ctx.project.flows
+        corrected = {s.name: s.value for s in command.corrected_slots if self.slots.get(s.name) != s.value}
+        if not corrected:
+            return
+        user = top_user_frame(self.frames, skip_call=True, skip_link=profile.active_flow_skips_link)
+        collecting = {name: [s for f in flows for s in f.collect_steps if s.collect == name] for name in corrected}
+        is_reset_only = all(all(s.ask_before_filling for s in steps) for steps in collecting.values())
+        if profile.correction_needs_flow_on_stack:
+            on_stack = {
+                s.collect for f in self.frames if f.is_user_flow for s in flows.collect_steps_resolved(str(f.flow_id))
+            }
+            if not all(name in on_stack for name in corrected):
+                return
+        earliest = next(
+            (s for s in collected_steps(ctx, user.frame_id if user else None) if s.collect in corrected), None
+        )
+        if earliest is None and not is_reset_only and not profile.correction_needs_flow_on_stack:
+            return
+        slots_field: dict[str, Any] = (
+            {k: {"value": v} for k, v in corrected.items()} if profile.corrected_slots_nested else dict(corrected)
+        )
+        fields: dict[str, Any] = {
+            "is_reset_only": is_reset_only,
+            "corrected_slots": slots_field,
+            "reset_flow_id": user.flow_id if (earliest is not None and user is not None) else None,
+            "reset_step_id": earliest.id if earliest is not None else None,
+        }
+        if profile.correction_new_slot_values:
+            fields["new_slot_values"] = list(corrected.values())
+        frame = pattern_frame(ctx, CORRECTION_PATTERN, **fields)
+        existing = top_flow_frame(self.frames, ignore_collect=True, ignore_call=True)
+        if existing is not None and existing.type == CORRECTION_PATTERN:
+            index = self.frames.index(existing)
+            before = dump(self.frames)
+            for other in self.frames[index:]:
+                if other.is_flow:
+                    other.step_id = "NEXT:END"
+            self.frames.insert(index, frame)
+            self._stack_event(before)
+        else:
+            self.push(frame)
+
+    def _run_CancelFlow(self, command: CancelFlow) -> None:  # noqa: N802
+        active = self.original_active(any_type=self.profile.cancel_active_any_frame)
+        if active is None:
+            return
+        canceled: list[str] = []
+        for frame in reversed(self.original):
+            canceled.append(frame.frame_id)
+            if frame.is_user_flow and frame.frame_type != "call":
+                break
+        flow = self.ctx.project.flows.get(active.flow_id)
+        name = flow.readable_name if flow else str(active.flow_id)
+        self.push(pattern_frame(self.ctx, "pattern_cancel_flow", canceled_name=name, canceled_frames=canceled))
+        self.events.append(FlowCancelled(flow_id=str(active.flow_id), step_id=active.step_id))
+
+    def _run_Clarify(self, command: Clarify) -> None:  # noqa: N802
+        flows = self.ctx.project.flows
+        options = [o for o in command.options if o in flows]
+        if not options:
+            return
+        if self.profile.clarify_removes_completed and self.frames and self.frames[-1].type == "pattern_completed":
+            before = dump(self.frames)
+            self.frames.pop()
+            self._stack_event(before)
+        names = [flows.get(o).readable_name for o in options]  # type: ignore[union-attr]
+        self.push(pattern_frame(self.ctx, "pattern_clarification", names=names, clarification_options=""))
+
+    def _push_pattern(self, pattern_id: str, **fields: Any) -> None:
+        if pattern_id in self.ctx.project.flows:
+            self.push(pattern_frame(self.ctx, pattern_id, **fields))
+
+    def _run_ChitChat(self, command: ChitChat) -> None:  # noqa: N802
+        self._push_pattern("pattern_chitchat")
+
+    def _run_Knowledge(self, command: Knowledge) -> None:  # noqa: N802
+        self._push_pattern("pattern_search")
+
+    def _run_SkipQuestion(self, command: SkipQuestion) -> None:  # noqa: N802
+        if self.original_active() is not None:
+            self._push_pattern("pattern_skip_question")
+
+    def _run_HumanHandoff(self, command: HumanHandoff) -> None:  # noqa: N802
+        if self.profile.human_handoff_command:
+            self._push_pattern("pattern_human_handoff")
+
+    def _run_CannotHandle(self, command: CannotHandle) -> None:  # noqa: N802
+        self._push_pattern("pattern_cannot_handle", reason=command.reason)
+
+    def _run_Error(self, command: Error) -> None:  # noqa: N802
+        self._push_pattern("pattern_internal_error", error_type=command.error_type, info=dict(command.info))
+
+    def _run_RepeatBotMessages(self, command: RepeatBotMessages) -> None:  # noqa: N802
+        if self.profile.repeat_command:
+            self._push_pattern("pattern_repeat_bot_messages")
+
+    def _run_Restart(self, command: Restart) -> None:  # noqa: N802
+        self._push_pattern("pattern_restart")
+
+    def _run_SessionStart(self, command: SessionStart) -> None:  # noqa: N802
+        self._push_pattern("pattern_session_start")
+
+    def _run_HandleCodeChange(self, command: HandleCodeChange) -> None:  # noqa: N802
+        self._push_pattern("pattern_code_change")
+
+
+def execution_order(ctx: RuntimeContext, commands: list[Command]) -> list[Command]:
+    """Reverse order; 3.11+ runs the (last) StartFlow first when no user flow is active."""
+    profile = ctx.project.profile
+    idle = top_user_frame(ctx.tracker.stack, skip_call=True, skip_link=True) is None
+    starts = [c for c in commands if isinstance(c, StartFlow)]
+    if profile.startflow_first_when_idle and idle and starts:
+        first = starts[-1]
+        rest = list(commands)
+        rest.remove(first)
+        return [first, *reversed(rest)]
+    return list(reversed(commands))
+
+
+def remove_duplicated_slot_sets(events: list[Event]) -> list[Event]:
+    """Keep only the last SlotSet per slot (at its position)."""
+    last: dict[str, int] = {}
+    for index, event in enumerate(events):
+        if isinstance(event, SlotSet):
+            last[event.key] = index
+    return [e for i, e in enumerate(events) if not isinstance(e, SlotSet) or last[e.key] == i]
+
+
+def execute_commands(ctx: RuntimeContext, predicted: list[Command]) -> list[Event]:
+    """Clean up and execute the message's commands; returns the events (not yet applied to the tracker)."""
+    clean = clean_up_commands(ctx, predicted)
+    check_invariants(clean)
+    executor = _Executor(ctx, ctx.tracker.copy_stack(), list(predicted))
+    for command in execution_order(ctx, clean):
+        executor.run(command)
+    return remove_duplicated_slot_sets(executor.events)

@@ -1,0 +1,277 @@
+"""Rasa's built-in actions used by the patterns (§13.3), run in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pytest_cmdgen.runtime import predicates
+from pytest_cmdgen.runtime.context import RuntimeContext
+from pytest_cmdgen.runtime.events import (
+    BotUttered,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from pytest_cmdgen.runtime.flows import CONTINUE_PREFIX, END
+from pytest_cmdgen.runtime.slots import InvalidSlotValue
+from pytest_cmdgen.runtime.stack import (
+    CHITCHAT_FRAME,
+    COLLECT_PATTERN,
+    CORRECTION_PATTERN,
+    SEARCH_FRAME,
+    Frame,
+    frame_context,
+)
+
+DefaultAction = Callable[[RuntimeContext], list[Event]]
+
+
+def utter(ctx: RuntimeContext, name: str, kwargs: dict[str, Any] | None = None) -> list[Event]:
+    """The BotUttered event of a response (none if the response has no matching variation)."""
+    tracker = ctx.tracker
+    context = tracker.context()
+    message = ctx.nlg.generate(name, tracker.slots, context, ctx.rng, kwargs=kwargs, channel=ctx.channel)
+    if message is None:
+        return []
+    extra = {"active_flow": context.get("flow_id"), "step_id": context.get("step_id")}
+    return [ctx.nlg.bot_event(message, name, extra)]
+
+
+def _top(ctx: RuntimeContext, frame_type: str) -> tuple[list[Frame], Frame | None]:
+    frames = ctx.tracker.copy_stack()
+    for frame in reversed(frames):
+        if frame.type == frame_type:
+            return frames, frame
+    return frames, None
+
+
+def _stack_events(ctx: RuntimeContext, frames: list[Frame]) -> list[Event]:
+    event = ctx.tracker.stack_update_event(frames)
+    return [event] if event is not None else []
+
+
+def action_listen(ctx: RuntimeContext) -> list[Event]:
+    """Wait for the user: no events."""
+    return []
+
+
+def action_run_slot_rejections(ctx: RuntimeContext) -> list[Event]:
+    """Validate the value of the slot being collected: type check, then the step's rejections."""
+    tracker = ctx.tracker
+    top = tracker.top_frame
+    if top is None or top.type != COLLECT_PATTERN:
+        return []
+    name = str(top.fields.get("collect"))
+    slot = ctx.project.domain.slots.get(name)
+    if slot is None or not tracker.has_been_set(name):
+        return []
+    value = tracker.get_slot(name)
+    if value is None:
+        return []
+    try:
+        coerced = slot.coerce(value)
+    except InvalidSlotValue:
+        response = {"bool": "utter_boolean_slot_rejection", "float": "utter_float_slot_rejection"}.get(
+            slot.type, "utter_categorical_slot_rejection"
+        )
+        return [SlotSet(key=name, value=None), *utter(ctx, response, {"value": value})]
+    document = {"slots": {name: coerced}}
+    context = tracker.context()
+    for rejection in top.fields.get("rejections") or []:
+        try:
+            violated = predicates.evaluate_strict(rejection["if"], document, context)
+        except Exception:  # noqa: BLE001 - Rasa treats any evaluation error as a violation
+            return [SlotSet(key=name, value=None), *utter(ctx, "utter_internal_error_rasa", {"value": value})]
+        if violated:
+            return [SlotSet(key=name, value=None), *utter(ctx, str(rejection["utter"]), {"value": value})]
+    if coerced != value:
+        return [SlotSet(key=name, value=coerced)]
+    return []
+
+
+def action_cancel_flow(ctx: RuntimeContext) -> list[Event]:
+    """Set every frame named in ``canceled_frames`` to ``NEXT:END``."""
+    frames, top = _top(ctx, "pattern_cancel_flow")
+    if top is None:
+        return []
+    canceled = set(top.fields.get("canceled_frames") or [])
+    for frame in frames:
+        if frame.frame_id in canceled:
+            frame.step_id = CONTINUE_PREFIX + END
+    return _stack_events(ctx, frames)
+
+
+def join_names(names: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def action_clarify_flows(ctx: RuntimeContext) -> list[Event]:
+    """Fill ``clarification_options`` with the readable names of the options."""
+    frames, top = _top(ctx, "pattern_clarification")
+    if top is None:
+        return []
+    top.fields["clarification_options"] = join_names([str(n) for n in top.fields.get("names") or []])
+    return _stack_events(ctx, frames)
+
+
+def action_correct_flow_slot(ctx: RuntimeContext) -> list[Event]:
+    """Rewind the corrected flow to the earliest corrected collect step, then set the corrected slots."""
+    tracker = ctx.tracker
+    frames, top = _top(ctx, CORRECTION_PATTERN)
+    if top is None:
+        return []
+    events: list[Event] = []
+    reset_flow_id = top.fields.get("reset_flow_id")
+    reset_step_id = top.fields.get("reset_step_id")
+    if reset_flow_id:
+        rebuilt = _rewind(frames, top, str(reset_flow_id), str(reset_step_id), tracker.stack_states)
+        if rebuilt is not None:
+            events.extend(_stack_events(ctx, rebuilt))
+    corrected = top.fields.get("corrected_slots") or {}
+    for name, value in corrected.items():
+        if ctx.project.profile.corrected_slots_nested and isinstance(value, dict):
+            value = value["value"]
+        events.append(SlotSet(key=name, value=value))
+    return events
+
+
+def _rewind(
+    frames: list[Frame], correction: Frame, flow_id: str, step_id: str, states: list[list[Frame]]
+) -> list[Frame] | None:
+    target_index = next(
+        (i for i in range(len(frames) - 1, -1, -1) if frames[i].is_user_flow and frames[i].flow_id == flow_id), None
+    )
+    if target_index is None:
+        return None
+    target = frames[target_index]
+    for state in reversed(states):
+        if not state:
+            continue
+        top = state[-1]
+        if top.flow_id != flow_id or top.step_id != step_id:
+            continue
+        start = next((i for i, f in enumerate(state) if f.frame_id == target.frame_id), None)
+        if start is None:
+            start = len(state) - 1
+        restored = [f.copy() for f in state[start:]]
+        for frame in reversed(restored):
+            if frame.is_flow and frame.step_id != "START":
+                frame.step_id = CONTINUE_PREFIX + frame.step_id
+                break
+        restored_ids = {f.frame_id for f in restored}
+        rest = []
+        for frame in frames[target_index + 1 :]:
+            if frame.frame_id in restored_ids:
+                continue
+            if frame.type == COLLECT_PATTERN or (frame.is_user_flow and frame.frame_type == "call"):
+                frame.step_id = CONTINUE_PREFIX + END
+            rest.append(frame)
+        return frames[:target_index] + restored + rest
+    return None
+
+
+def action_clean_stack(ctx: RuntimeContext) -> list[Event]:
+    """End every flow on the stack; user frames become ``regular``."""
+    frames = ctx.tracker.copy_stack()
+    for frame in frames:
+        if frame.is_flow:
+            frame.step_id = CONTINUE_PREFIX + END
+        if frame.is_user_flow:
+            frame.frame_type = "regular"
+    return _stack_events(ctx, frames)
+
+
+def _push_non_flow(ctx: RuntimeContext, kind: str) -> list[Event]:
+    frames = ctx.tracker.copy_stack()
+    frames.append(Frame(frame_id=ctx.new_frame_id(), type=kind))
+    return _stack_events(ctx, frames)
+
+
+def action_trigger_chitchat(ctx: RuntimeContext) -> list[Event]:
+    """Push a ``chitchat`` frame (answered by the IntentlessPolicy responder)."""
+    return _push_non_flow(ctx, CHITCHAT_FRAME)
+
+
+def action_trigger_search(ctx: RuntimeContext) -> list[Event]:
+    """Push a ``search`` frame (answered by the EnterpriseSearchPolicy responder)."""
+    return _push_non_flow(ctx, SEARCH_FRAME)
+
+
+def action_restart(ctx: RuntimeContext) -> list[Event]:
+    """Restart the conversation (``utter_restart`` first when the domain has it)."""
+    return [*utter(ctx, "utter_restart"), Restarted()]
+
+
+def action_session_start(ctx: RuntimeContext) -> list[Event]:
+    """Start a new session, carrying over the slots that were set."""
+    tracker = ctx.tracker
+    carried = [SlotSet(key=n, value=tracker.get_slot(n)) for n in sorted(tracker.set_slots)]
+    return [SessionStarted(), *carried]
+
+
+def action_repeat_bot_messages(ctx: RuntimeContext) -> list[Event]:
+    """Repeat the last run of bot messages before the latest user message."""
+    tracker = ctx.tracker
+    collected: list[BotUttered] = []
+    seen_user = False
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            if seen_user and collected:
+                break
+            seen_user = True
+        elif isinstance(event, BotUttered) and seen_user:
+            collected.append(event)
+    collected.reverse()
+    frames = tracker.stack
+    if len(frames) >= 2 and frames[-2].type == COLLECT_PATTERN and collected:
+        collected = collected[:-1]
+    return [BotUttered(text=e.text, data=dict(e.data), metadata=dict(e.metadata)) for e in collected]
+
+
+def action_cancel_interrupted_flows(ctx: RuntimeContext) -> list[Event]:
+    """End the interrupted user flows below ``pattern_continue_interrupted`` (3.14+)."""
+    frames = ctx.tracker.copy_stack()
+    for frame in frames:
+        if frame.is_user_flow and frame.frame_type != "interrupt":
+            frame.step_id = CONTINUE_PREFIX + END
+    return _stack_events(ctx, frames)
+
+
+def action_noop(ctx: RuntimeContext) -> list[Event]:
+    """Built-ins without an effect on a text conversation (hangup, handoff metric, fallback...)."""
+    return []
+
+
+DEFAULT_ACTIONS: dict[str, DefaultAction] = {
+    "action_listen": action_listen,
+    "action_run_slot_rejections": action_run_slot_rejections,
+    "action_cancel_flow": action_cancel_flow,
+    "action_clarify_flows": action_clarify_flows,
+    "action_correct_flow_slot": action_correct_flow_slot,
+    "action_clean_stack": action_clean_stack,
+    "action_trigger_chitchat": action_trigger_chitchat,
+    "action_trigger_search": action_trigger_search,
+    "action_restart": action_restart,
+    "action_session_start": action_session_start,
+    "action_repeat_bot_messages": action_repeat_bot_messages,
+    "action_continue_interrupted_flow": action_noop,
+    "action_cancel_interrupted_flows": action_cancel_interrupted_flows,
+    "action_hangup": action_noop,
+    "action_handoff_metric": action_noop,
+    "action_default_fallback": action_noop,
+    "action_deactivate_loop": action_noop,
+    "action_back": action_noop,
+    "action_extract_slots": action_noop,
+    "action_validate_slot_mappings": action_noop,
+}
+
+
+def context_for(frames: list[Frame]) -> dict[str, Any]:
+    """Context of the top of an uncommitted stack."""
+    return frame_context(frames)

@@ -1,0 +1,24 @@
+"""Errors raised while loading a project or running a conversation."""
+
+from __future__ import annotations
+
+
+class ProjectError(Exception):
+    """A project file is missing or malformed; the message reads ``file:line: key: what was expected``."""
+
+    def __init__(self, file: str, line: int, key: str, expected: str) -> None:
+        self.file = file
+        self.line = line
+        self.key = key
+        self.expected = expected
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {key}: {expected}" if key else f"{where}: {expected}")
+
+
+class ActionError(Exception):
+    """A custom action could not run; names the action and why. The E2E item fails with it."""
+
+    def __init__(self, action_name: str, reason: str) -> None:
+        self.action_name = action_name
+        self.reason = reason
+        super().__init__(f"action {action_name!r} failed: {reason}")
