@@ -52,8 +52,7 @@ CASES = {
         "bad.yml:3:15: metadata: undefined metadata 'device'; this file defines none",
     ),
     "unknown_assertion": (
-        "test_cases:\n  - test_case: a\n    steps:\n      - user: hi\n        assertions:\n"
-        "          - flow_begun: x\n",
+        "test_cases:\n  - test_case: a\n    steps:\n      - user: hi\n        assertions:\n          - flow_begun: x\n",
         "bad.yml:6:13: flow_begun: unknown assertion; expected one of flow_started,",
     ),
     "python_tag_refused": (

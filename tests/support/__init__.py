@@ -1,0 +1,1 @@
+"""Test helpers: starter-pack custom actions for the loopback action server, and command scripts."""
