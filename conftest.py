@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent
-SHARED = REPO.parent / "shared"
-ASSISTANTS = SHARED / "assistants"
+from tests.support.paths import ASSISTANTS
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pathlib import Path
 from pytest_cmdgen.runtime.agent import ActionResult, Agent, CommandPrediction, CommandRequest
 from pytest_cmdgen.runtime.commands import CancelFlow, ChitChat, Command, SetSlot, StartFlow
 
-PACK = Path("/work/shared/assistants/starterpack-retail-banking-en")
+PACK = Path(__file__).resolve().parents[2] / "shared" / "assistants" / "starterpack-retail-banking-en"
 
 TURNS: list[tuple[str, list[Command]]] = [
     ("hello", [ChitChat()]),

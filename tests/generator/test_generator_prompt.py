@@ -32,9 +32,7 @@ from pytest_cmdgen.generator.prompt import (
     to_json_escaped_string,
 )
 from pytest_cmdgen.generator.retrieval import effective_num_flows, order_prompt_flows, top_k_similar
-
-REFERENCE = Path("/work/shared/reference")
-
+from tests.support.paths import REFERENCE  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------- template choice
 

@@ -13,8 +13,7 @@ from pytest_cmdgen.runtime.agent import ActionResult, Agent, CommandPrediction, 
 from pytest_cmdgen.runtime.commands import Command
 from pytest_cmdgen.runtime.events import ActionExecuted, BotUttered, Event
 from pytest_cmdgen.runtime.project import Project
-
-ASSISTANTS = Path("/work/shared/assistants")
+from tests.support.paths import ASSISTANTS  # noqa: F401 - re-exported for the runtime tests
 
 
 class ScriptedSource:

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_cmdgen.testing.action_server import ActionServer
+from tests.support.paths import ASSISTANTS  # noqa: E402
 
-ASSISTANTS = Path("/work/shared/assistants")
 BANKING_DIR = ASSISTANTS / "starterpack-retail-banking-en"
 TELCO_DIR = ASSISTANTS / "starterpack-telco-en"
 
