@@ -12,6 +12,7 @@ import pytest
 from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
 from pytest_cmdgen.e2e.parser import looks_like_e2e_file, parse_e2e_text
 from pytest_cmdgen.errors import CmdgenInputError
+from pytest_cmdgen.runtime.errors import CommandSourceError
 
 
 def is_e2e_file(path: Path) -> bool:
@@ -92,7 +93,7 @@ class E2EItem(pytest.Item):
         error = excinfo.value
         if isinstance(error, E2EFailure):
             return format_failure(error)
-        if isinstance(error, CmdgenInputError):
+        if isinstance(error, CmdgenInputError | CommandSourceError):
             return str(error)
         return super().repr_failure(excinfo, style=style)
 

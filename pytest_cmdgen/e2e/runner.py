@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from pytest_cmdgen.e2e import model as m
 from pytest_cmdgen.e2e.judge import JudgeResult, StepFailure, Turn, judge
 from pytest_cmdgen.e2e.transcript import render_turns
-from pytest_cmdgen.runtime.errors import ActionError
+from pytest_cmdgen.runtime.errors import ActionError, CommandSourceError
 from pytest_cmdgen.runtime.events import Event, UserUttered
 
 logger = logging.getLogger(__name__)
@@ -203,6 +203,8 @@ def run_test_case(
             run.turns[index] = Turn(index=index, user_text=step.text, events=run.events[cursor:])
             run.result = _action_failure(test_case, step.line, index, exc)
             return run
+        except CommandSourceError:
+            raise
         except Exception as exc:  # Rasa logs and goes on
             warning = f"handling {step.text!r} (line {step.line}) raised {type(exc).__name__}: {exc}"
             logger.exception(warning)

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from pytest_cmdgen.runtime.errors import CommandSourceError
 from pytest_cmdgen.runtime.interfaces import CommandPrediction
 
 #: The DSL the starter packs' SearchReadyLLMCommandGenerator writes.
@@ -35,7 +36,7 @@ DEFAULT_SYNTAX = "v3"
 DEFAULT_RASA_VERSION = "3.13.0"
 
 
-class ScriptError(Exception):
+class ScriptError(CommandSourceError):
     """A command script is malformed, or has no answer for a message (names the test case and text)."""
 
 

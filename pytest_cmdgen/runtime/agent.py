@@ -15,7 +15,7 @@ from pytest_cmdgen.runtime.command_processor import CommandInvariantError, execu
 from pytest_cmdgen.runtime.commands import Command, Error
 from pytest_cmdgen.runtime.context import RuntimeContext
 from pytest_cmdgen.runtime.default_actions import DEFAULT_ACTIONS, utter
-from pytest_cmdgen.runtime.errors import ActionError
+from pytest_cmdgen.runtime.errors import ActionError, CommandSourceError
 from pytest_cmdgen.runtime.events import (
     ActionExecuted,
     Event,
@@ -188,7 +188,7 @@ class Conversation:
         )
         try:
             prediction = self.agent.command_source.predict(request)
-        except ActionError:
+        except (ActionError, CommandSourceError):
             raise
         except Exception as exc:  # noqa: BLE001 - any source failure is Rasa's LLM-error path
             log.warning("command source failed: %s", exc)

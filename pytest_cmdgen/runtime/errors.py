@@ -22,3 +22,9 @@ class ActionError(Exception):
         self.action_name = action_name
         self.reason = reason
         super().__init__(f"action {action_name!r} failed: {reason}")
+
+
+class CommandSourceError(Exception):
+    """The command source could not answer at all: a script without the message, an LLM call that failed
+    after its retries. Unlike a bad LLM answer (Rasa's internal-error pattern), this fails the test with
+    the message, since a conversation run on a made-up answer would teach the dataset nothing."""
