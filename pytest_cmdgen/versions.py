@@ -59,6 +59,10 @@ class VersionProfile:
     """3.14+: StartFlow of the flow on top is kept while ``pattern_continue_interrupted`` is active."""
     clarify_removes_completed: bool
     """3.15+: a lingering ``pattern_completed`` frame is removed before pushing clarification."""
+    clarification_ids: bool
+    """3.15+: the clarification frame carries ``clarification_ids`` (the option flow ids; its FlowStarted
+    metadata is what ``flow_started``/``pattern_clarification_contains`` ``{operator, flow_ids}`` compare) and
+    a Clarify without options still pushes the pattern (``utter_clarification_no_options_rasa``)."""
     human_handoff_command: bool
     """Up to 3.15: the HumanHandoff command exists and pushes ``pattern_human_handoff``."""
     repeat_command: bool
@@ -103,6 +107,7 @@ _BASE_310 = VersionProfile(
     correction_needs_flow_on_stack=False,
     startflow_resumes_interrupted=False,
     clarify_removes_completed=False,
+    clarification_ids=False,
     human_handoff_command=True,
     repeat_command=False,
     payload_list_values=False,
@@ -169,6 +174,7 @@ _315 = replace(
     version="3.15",
     patterns_file="3.15.yml",
     clarify_removes_completed=True,
+    clarification_ids=True,
     builtin_slots=(("mocked_datetime", "text"),),
 )
 _316 = replace(_315, version="3.16", patterns_file="3.16.yml", human_handoff_command=False)

@@ -57,18 +57,25 @@ class CommandInvariantError(ValueError):
 # --- shared lookups ------------------------------------------------------------------------------------
 
 
-def collected_steps(ctx: RuntimeContext, user_frame_id: str | None) -> list[FlowStep]:
-    """Collect steps visited, in order, in earlier stack states whose active user frame is ``user_frame_id``."""
+def previous_collect_steps(
+    ctx: RuntimeContext, user_frame_id: str | None, skip_link: bool = False
+) -> list[tuple[FlowStep, str]]:
+    """Collect steps visited, in order, in earlier stack states whose active user frame is ``user_frame_id``.
+
+    Each step comes with the flow id of the frame that sat on it: a step of a flow reached through a
+    ``call`` (or of a pattern still on the stack) names the called flow / pattern, not the user frame
+    (Rasa's ``previous_collect_steps_for_active_flow``, REF §10.1; the correction rewinds into that
+    frame, §13.3). The "active user frame" of a state skips ``call`` frames (3.11+: ``link`` too).
+    """
     if user_frame_id is None:
         return []
     flows = ctx.project.flows
     current_ids = {f.frame_id for f in ctx.tracker.stack}
-    result: list[FlowStep] = []
-    seen: set[tuple[str, str]] = set()
+    result: list[tuple[FlowStep, str]] = []
     for state in ctx.tracker.stack_states:
         if not state:
             continue
-        user = top_user_frame(state)
+        user = top_user_frame(state, skip_call=True, skip_link=skip_link)
         if user is None or user.frame_id != user_frame_id:
             continue
         top = state[-1]
@@ -76,10 +83,14 @@ def collected_steps(ctx: RuntimeContext, user_frame_id: str | None) -> list[Flow
             continue
         flow = flows.get(top.flow_id)
         step = flow.step(top.step_id) if flow else None
-        if step is not None and step.kind == "collect" and (str(top.flow_id), step.id) not in seen:
-            seen.add((str(top.flow_id), step.id))
-            result.append(step)
+        if step is not None and step.kind == "collect":
+            result.append((step, str(top.flow_id)))
     return result
+
+
+def collected_steps(ctx: RuntimeContext, user_frame_id: str | None, skip_link: bool = False) -> list[FlowStep]:
+    """The steps of :func:`previous_collect_steps` without their flow ids."""
+    return [step for step, _ in previous_collect_steps(ctx, user_frame_id, skip_link)]
 
 
 def slot_being_asked(frames: list[Frame]) -> str | None:
@@ -182,8 +193,9 @@ class _Cleaner:
         if profile.correction_by_slot_history:
             eligible = tracker.has_been_set(command.name) and tracker.get_slot(command.name) is not None
         else:
-            user = top_user_frame(tracker.stack)
-            eligible = command.name in {s.collect for s in collected_steps(ctx, user.frame_id if user else None)}
+            user = top_user_frame(tracker.stack, skip_link=profile.active_flow_skips_link)
+            visited = collected_steps(ctx, user.frame_id if user else None, profile.active_flow_skips_link)
+            eligible = command.name in {s.collect for s in visited}
         if not eligible:
             self.clean.append(command)
             return
@@ -382,9 +394,8 @@ class _Executor:
             }
             if not all(name in on_stack for name in corrected):
                 return
-        earliest = next(
-            (s for s in collected_steps(ctx, user.frame_id if user else None) if s.collect in corrected), None
-        )
+        visited = previous_collect_steps(ctx, user.frame_id if user else None, profile.active_flow_skips_link)
+        earliest = next(((s, fid) for s, fid in visited if s.collect in corrected), None)
         if earliest is None and not is_reset_only and not profile.correction_needs_flow_on_stack:
             return
         slots_field: dict[str, Any] = (
@@ -393,8 +404,8 @@ class _Executor:
         fields: dict[str, Any] = {
             "is_reset_only": is_reset_only,
             "corrected_slots": slots_field,
-            "reset_flow_id": user.flow_id if (earliest is not None and user is not None) else None,
-            "reset_step_id": earliest.id if earliest is not None else None,
+            "reset_flow_id": earliest[1] if earliest is not None else None,
+            "reset_step_id": earliest[0].id if earliest is not None else None,
         }
         if profile.correction_new_slot_values:
             fields["new_slot_values"] = list(corrected.values())
@@ -428,14 +439,17 @@ class _Executor:
     def _run_Clarify(self, command: Clarify) -> None:  # noqa: N802
         flows = self.ctx.project.flows
         options = [o for o in command.options if o in flows]
-        if not options:
+        if not options and (command.options or not self.profile.clarification_ids):
             return
         if self.profile.clarify_removes_completed and self.frames and self.frames[-1].type == "pattern_completed":
             before = dump(self.frames)
             self.frames.pop()
             self._stack_event(before)
         names = [flows.get(o).readable_name for o in options]  # type: ignore[union-attr]
-        self.push(pattern_frame(self.ctx, "pattern_clarification", names=names, clarification_options=""))
+        fields: dict[str, Any] = {"names": names, "clarification_options": ""}
+        if self.profile.clarification_ids:
+            fields["clarification_ids"] = list(options)
+        self.push(pattern_frame(self.ctx, "pattern_clarification", **fields))
 
     def _push_pattern(self, pattern_id: str, **fields: Any) -> None:
         if pattern_id in self.ctx.project.flows:

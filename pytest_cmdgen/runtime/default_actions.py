@@ -15,7 +15,7 @@ from pytest_cmdgen.runtime.events import (
     SlotSet,
     UserUttered,
 )
-from pytest_cmdgen.runtime.flows import CONTINUE_PREFIX, END
+from pytest_cmdgen.runtime.flows import CONTINUE_PREFIX, END, START
 from pytest_cmdgen.runtime.slots import InvalidSlotValue
 from pytest_cmdgen.runtime.stack import (
     CHITCHAT_FRAME,
@@ -24,6 +24,7 @@ from pytest_cmdgen.runtime.stack import (
     SEARCH_FRAME,
     Frame,
     frame_context,
+    top_user_frame,
 )
 
 DefaultAction = Callable[[RuntimeContext], list[Event]]
@@ -121,16 +122,18 @@ def action_clarify_flows(ctx: RuntimeContext) -> list[Event]:
 
 
 def action_correct_flow_slot(ctx: RuntimeContext) -> list[Event]:
-    """Rewind the corrected flow to the earliest corrected collect step, then set the corrected slots."""
+    """Rewind the stack to the earliest corrected collect step, then set the corrected slots (§13.3)."""
     tracker = ctx.tracker
-    frames, top = _top(ctx, CORRECTION_PATTERN)
-    if top is None:
+    frames = tracker.copy_stack()
+    top = frames[-1] if frames else None
+    if top is None or top.type != CORRECTION_PATTERN:
         return []
     events: list[Event] = []
     reset_flow_id = top.fields.get("reset_flow_id")
-    reset_step_id = top.fields.get("reset_step_id")
+    reset_step_id = top.fields.get("reset_step_id") or START
     if reset_flow_id:
-        rebuilt = _rewind(frames, top, str(reset_flow_id), str(reset_step_id), tracker.stack_states)
+        skip_link = ctx.project.profile.active_flow_skips_link
+        rebuilt = rewind_stack(frames, str(reset_flow_id), str(reset_step_id), tracker.stack_states, skip_link)
         if rebuilt is not None:
             events.extend(_stack_events(ctx, rebuilt))
     corrected = top.fields.get("corrected_slots") or {}
@@ -141,39 +144,47 @@ def action_correct_flow_slot(ctx: RuntimeContext) -> list[Event]:
     return events
 
 
-def _rewind(
-    frames: list[Frame], correction: Frame, flow_id: str, step_id: str, states: list[list[Frame]]
+def rewind_stack(
+    frames: list[Frame], flow_id: str, step_id: str, states: list[list[Frame]], skip_link: bool = False
 ) -> list[Frame] | None:
-    target_index = next(
-        (i for i in range(len(frames) - 1, -1, -1) if frames[i].is_user_flow and frames[i].flow_id == flow_id), None
+    """Rasa's ``reset_stack_on_tracker_to_prior_state``: the stack as it was at ``flow_id``/``step_id``.
+
+    The reference state is the most recent earlier stack whose top frame is ``flow_id`` at ``step_id``
+    (the top may be a ``call`` frame: a correction rewinds into a called flow). Its target is its topmost
+    user frame that is not a ``call`` frame (3.11+: nor a ``link`` frame). The new stack = the current
+    frames below the target + the reference frames from the target up, the topmost flow frame set to
+    re-run its step (``NEXT:<step>``) + the current frames missing from it, in order, with ``call``
+    frames and collect patterns set to ``NEXT:END``. None when no such state or target exists.
+    """
+    reference = next(
+        (s for s in reversed(states) if s and s[-1].is_flow and s[-1].flow_id == flow_id and s[-1].step_id == step_id),
+        None,
     )
-    if target_index is None:
+    if reference is None:
         return None
-    target = frames[target_index]
-    for state in reversed(states):
-        if not state:
+    target = top_user_frame(reference, skip_call=True, skip_link=skip_link)
+    if target is None:
+        return None
+    rebuilt: list[Frame] = []
+    for frame in frames:
+        if frame.frame_id == target.frame_id:
+            break
+        rebuilt.append(frame.copy())
+    start = next(i for i, f in enumerate(reference) if f.frame_id == target.frame_id)
+    rebuilt.extend(f.copy() for f in reference[start:])
+    for frame in reversed(rebuilt):
+        if frame.is_flow and frame.step_id != START:
+            frame.step_id = CONTINUE_PREFIX + frame.step_id
+            break
+    kept = {f.frame_id for f in rebuilt}
+    for frame in frames:
+        if frame.frame_id in kept:
             continue
-        top = state[-1]
-        if top.flow_id != flow_id or top.step_id != step_id:
-            continue
-        start = next((i for i, f in enumerate(state) if f.frame_id == target.frame_id), None)
-        if start is None:
-            start = len(state) - 1
-        restored = [f.copy() for f in state[start:]]
-        for frame in reversed(restored):
-            if frame.is_flow and frame.step_id != "START":
-                frame.step_id = CONTINUE_PREFIX + frame.step_id
-                break
-        restored_ids = {f.frame_id for f in restored}
-        rest = []
-        for frame in frames[target_index + 1 :]:
-            if frame.frame_id in restored_ids:
-                continue
-            if frame.type == COLLECT_PATTERN or (frame.is_user_flow and frame.frame_type == "call"):
-                frame.step_id = CONTINUE_PREFIX + END
-            rest.append(frame)
-        return frames[:target_index] + restored + rest
-    return None
+        ended = frame.copy()
+        if ended.type == COLLECT_PATTERN or (ended.is_user_flow and ended.frame_type == "call"):
+            ended.step_id = CONTINUE_PREFIX + END
+        rebuilt.append(ended)
+    return rebuilt
 
 
 def action_clean_stack(ctx: RuntimeContext) -> list[Event]:
