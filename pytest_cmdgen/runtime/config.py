@@ -39,11 +39,11 @@ class GeneratorConfig:
 
     @property
     def max_characters(self) -> int | None:
-        """``user_input.max_characters`` (default 420; ``null`` disables the check)."""
+        """``user_input.max_characters`` (default 420; ``null`` or a negative value disables the check)."""
         user_input = self.raw.get("user_input")
         if isinstance(user_input, dict) and "max_characters" in user_input:
             value = user_input["max_characters"]
-            return None if value is None else int(value)
+            return None if value is None or int(value) < 0 else int(value)
         return DEFAULT_MAX_CHARACTERS
 
     @property
