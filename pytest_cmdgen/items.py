@@ -12,6 +12,7 @@ import pytest
 from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
 from pytest_cmdgen.e2e.parser import looks_like_e2e_file, parse_e2e_text
 from pytest_cmdgen.errors import CmdgenInputError
+from pytest_cmdgen.plugin import SETTINGS_KEY
 from pytest_cmdgen.runtime.errors import CommandSourceError
 
 
@@ -54,8 +55,17 @@ class E2EFile(pytest.File):
             self.suite = parse_e2e_text(text, self._display_path)
         except CmdgenInputError as exc:
             raise self.CollectError(str(exc)) from None
+        settings = self.config.stash[SETTINGS_KEY]
+        with_rephrasing = settings.prepare and settings.num_rephrases > 0
         for case in self.suite.test_cases:
             yield E2EItem.from_parent(self, name=case.name, test_case=case)
+            if not with_rephrasing:
+                continue
+            # Sub-items right after their test case: one per user turn, named so -k can pick them.
+            for number, step in enumerate(case.user_steps, start=1):
+                yield RephraseItem.from_parent(
+                    self, name=f"{case.name}[rephrase {number}]", test_case=case, step_line=step.line
+                )
 
     @property
     def _display_path(self) -> Path:
@@ -95,6 +105,48 @@ class E2EItem(pytest.Item):
             return format_failure(error)
         if isinstance(error, CmdgenInputError | CommandSourceError):
             return str(error)
+        return super().repr_failure(excinfo, style=style)
+
+
+class RephraseItem(pytest.Item):
+    """Paraphrases of one user turn of a passing test case, validated against the command LLM.
+
+    Passes unless something errored (LLM unreachable, an unparseable rephraser answer after retries);
+    skipped with the reason when the test case failed or the turn has nothing to rephrase.
+    """
+
+    def __init__(self, *, test_case: TestCase, step_line: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.test_case = test_case
+        self.step_line = step_line
+
+    @property
+    def suite(self) -> TestSuiteFile:
+        """The parsed file this test case belongs to."""
+        return self.parent.suite  # type: ignore[union-attr]
+
+    @property
+    def test_id(self) -> str:
+        """The node id of the test case this turn belongs to."""
+        return f"{self.parent.nodeid}::{self.test_case.name}"  # type: ignore[union-attr]
+
+    def runtest(self) -> None:
+        """Ask for paraphrases of the conversation (once) and report this turn's kept and rejected ones."""
+        from pytest_cmdgen.controller import controller_for
+
+        kept, asked = controller_for(self.config).run_rephrase_item(self)
+        self.user_properties.append(("cmdgen_paraphrases_kept", f"{kept}/{asked}"))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        """The file, the user step's 0-based line, and a description for reports."""
+        return self.path, self.step_line - 1, f"rephrase: {self.name}"
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
+        """One clean line for rephrasing and LLM errors."""
+        from pytest_cmdgen.recipe.rephrase import RephraseError
+
+        if isinstance(excinfo.value, CmdgenInputError | CommandSourceError | RephraseError):
+            return f"{self.path.name}:{self.step_line}: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
 
 

@@ -88,6 +88,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("cache_mode", "use: read and write; refresh: re-ask and overwrite; replay: never call the "
                "network; off.", "choice", default="use", choices=("use", "refresh", "replay", "off"), metavar="MODE"),
     OptionSpec("seed", "Seed for response variations and dataset shuffling.", "int", default=42, metavar="N"),
+    OptionSpec("prepare", "Annotate passing E2E tests, rephrase and validate their user turns, and write the "
+               "fine-tuning datasets at session end.", "flag", default=False),
+    OptionSpec("out", "Output directory of --cmdgen-prepare.", "path", default="cmdgen_output", metavar="DIR"),
+    OptionSpec("num_rephrases", "Paraphrases asked for per user message (0 skips rephrasing).", "int", default=10,
+               metavar="N", check=_in_range(0, 49)),
+    OptionSpec("rephrase_config", "YAML file with the rephraser's prompt_template and/or llm.", "path",
+               metavar="PATH"),
+    OptionSpec("train_frac", "Fraction of test cases whose data points go to train.", "float", default=0.8,
+               metavar="F", check=_fraction),
+    OptionSpec("output_format", "Rows of the train/val JSONL files: prompt/completion, or chat messages.", "choice",
+               default="instruction", choices=("instruction", "conversational"), metavar="FORMAT"),
 )
 
 
@@ -106,6 +117,12 @@ class CmdgenSettings:
     cache: Path
     cache_mode: str
     seed: int
+    prepare: bool
+    out: Path
+    num_rephrases: int
+    rephrase_config: Path | None
+    train_frac: float
+    output_format: str
 
 
 def parse_datetime(text: str) -> dt.datetime:

@@ -6,6 +6,7 @@ not use the plugin pays nothing. Everything else is imported when an E2E file is
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,74 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if not is_e2e_file(file_path):
         return None
     return E2EFile.from_parent(parent, path=file_path)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the selected test cases in the background so their LLM calls overlap (not on xdist workers,
+    which get their items one batch at a time)."""
+    items_module = sys.modules.get("pytest_cmdgen.items")  # imported only once an E2E file was collected
+    if items_module is None or hasattr(session.config, "workerinput"):
+        return
+    e2e_items = [item for item in session.items if isinstance(item, items_module.E2EItem)]
+    if e2e_items:
+        from pytest_cmdgen.controller import controller_for
+
+        controller_for(session.config).prefetch(e2e_items)
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """In verbose output, a rephrase sub-item says how many paraphrases it kept."""
+    if report.when != "call" or not report.passed:
+        return None
+    kept = dict(report.user_properties).get("cmdgen_paraphrases_kept")
+    if kept is None:
+        return None
+    return "passed", ".", f"PASSED (kept {kept} paraphrases)"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """xdist controller: merge what a worker sent."""
+    payload = getattr(node, "workeroutput", {}).get("cmdgen")
+    if payload:
+        from pytest_cmdgen.controller import controller_for
+
+        controller_for(node.config).results.merge(payload)  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """With --cmdgen-prepare, keep each file's items on one worker: rephrase sub-items follow their test."""
+    if not config.stash[SETTINGS_KEY].prepare:
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    return LoadFileScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Ship results (worker) or write the datasets (controller, single process)."""
+    from pytest_cmdgen.controller import existing_controller
+
+    controller = existing_controller(session.config)
+    if controller is None:
+        return
+    is_worker = hasattr(session.config, "workerinput")
+    if controller.settings.prepare and not is_worker:
+        controller.write_datasets()
+        if controller.write_error:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    controller.finish_process()
+
+
+def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> None:
+    """The session summary: tests, annotations, paraphrases, data points, LLM calls and cost, output path."""
+    from pytest_cmdgen.controller import existing_controller
+
+    controller = existing_controller(config)
+    if controller is None or hasattr(config, "workerinput"):
+        return
+    from pytest_cmdgen.summary import render_summary
+
+    render_summary(controller, terminalreporter, verbosity=config.get_verbosity())

@@ -70,6 +70,7 @@ class TestRun:
     warnings: list[str] = field(default_factory=list)
     step_metadata: dict[int, dict[str, Any]] = field(default_factory=dict)
     error: Exception | None = None
+    tracker: Any = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -179,6 +180,7 @@ def run_test_case(
         run.error = exc
         run.result = _action_failure(test_case, test_case.line, -1, exc)
         return run
+    run.tracker = conversation.tracker
     run.events = _tracker_events(conversation)
     run.turns[-1] = Turn(index=-1, user_text=None, events=list(run.events))
     cursor = len(run.events)

@@ -1,0 +1,249 @@
+"""The library behind the pytest items: run E2E test cases, annotate the passing ones, rephrase them.
+
+``Engine`` imports no pytest, so a CLI or another runner can drive it the same way. It owns the loaded
+project, the session's LLM service and a pool of conversation threads: test cases submitted ahead of
+time run concurrently, each blocking only on its own LLM calls, so up to ``--cmdgen-concurrency`` calls
+stay in flight across the whole run. Every result is memoised by test id (never computed twice).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pytest_cmdgen.errors import CmdgenInputError
+from pytest_cmdgen.options import CmdgenSettings
+
+if TYPE_CHECKING:
+    from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
+    from pytest_cmdgen.e2e.runner import TestRun
+    from pytest_cmdgen.generator.llm_generator import LLMCommandGenerator
+    from pytest_cmdgen.llm import LLMService
+    from pytest_cmdgen.recipe.conversation import Conversation
+    from pytest_cmdgen.recipe.rephrase import RephraseConfig
+    from pytest_cmdgen.runtime.project import Project
+
+#: Usage-meter purposes of the recipe's LLM calls (the rephrase module's names → the summary's names).
+_PURPOSES = {"rephrase": "rephrasing", "rephrase_validation": "validation"}
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """A test case's run and, when preparing data and it passed, its annotated conversation."""
+
+    __test__ = False
+
+    test_id: str
+    run: TestRun
+    conversation: Conversation | None = None
+
+
+class Engine:
+    """Runs test cases of one assistant project for one process (one per xdist worker)."""
+
+    def __init__(
+        self,
+        settings: CmdgenSettings,
+        *,
+        command_source_factory: Callable[[Project], Any] | None = None,
+        action_runner_factory: Callable[[Project], Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._command_source_factory = command_source_factory
+        self._action_runner_factory = action_runner_factory
+        self._lock = threading.RLock()
+        self._project: Project | None = None
+        self._project_error: CmdgenInputError | None = None
+        self._service: LLMService | None = None
+        self._generator: LLMCommandGenerator | None = None
+        self._script: Any = None
+        self._rephrase_config: RephraseConfig | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._outcomes: dict[str, Future[TestOutcome]] = {}
+        self._rephrased: dict[str, Future[Conversation]] = {}
+
+    # --- shared, lazily built parts -------------------------------------------------------------------
+
+    def project(self) -> Project:
+        """The assistant project (``--cmdgen-assistant``), loaded once; a broken one raises every time."""
+        with self._lock:
+            if self._project_error is not None:
+                raise self._project_error
+            if self._project is None:
+                from pytest_cmdgen.runtime.errors import ProjectError
+                from pytest_cmdgen.runtime.project import Project
+
+                try:
+                    self._project = Project.load(self.settings.assistant, self.settings.rasa_version)
+                except ProjectError as exc:
+                    self._project_error = CmdgenInputError(str(exc))
+                    raise self._project_error from None
+            return self._project
+
+    def service(self) -> LLMService:
+        """The session's one LLM service: bounded concurrency, retries, record/replay cache."""
+        with self._lock:
+            if self._service is None:
+                from pytest_cmdgen.llm import LLMService, ResponseCache, RetryPolicy
+
+                self._service = LLMService(
+                    concurrency=self.settings.concurrency,
+                    retry=RetryPolicy(max_retries=self.settings.max_retries),
+                    cache=ResponseCache(self.settings.cache, self.settings.cache_mode),
+                )
+            return self._service
+
+    def generator(self) -> LLMCommandGenerator:
+        """The project's LLM command generator (also renders prompts for scripted runs)."""
+        with self._lock:
+            if self._generator is None:
+                from pytest_cmdgen.generator.llm_generator import GeneratorConfigError, LLMCommandGenerator
+                from pytest_cmdgen.llm import LLMConfigError
+
+                try:
+                    self._generator = LLMCommandGenerator(self.project(), self.service(), now=self.settings.now)
+                except (GeneratorConfigError, LLMConfigError) as exc:
+                    raise CmdgenInputError(f"{self.settings.assistant / 'config.yml'}: {exc}") from None
+            return self._generator
+
+    def rephrase_config(self) -> RephraseConfig:
+        """The rephraser's prompt template and LLM (``--cmdgen-rephrase-config`` over the version's defaults)."""
+        with self._lock:
+            if self._rephrase_config is None:
+                from pytest_cmdgen.recipe.rephrase import load_rephrase_config
+
+                path = self.settings.rephrase_config
+                self._rephrase_config = load_rephrase_config(path, self.project().profile.version)
+            return self._rephrase_config
+
+    def _pool_executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="cmdgen-conversation")
+            return self._pool
+
+    # --- running test cases ---------------------------------------------------------------------------
+
+    def command_source(self, test_id: str) -> Any:
+        """The user's source if one was given, else the command script, else the LLM command generator."""
+        project = self.project()
+        if self._command_source_factory is not None:
+            source = self._command_source_factory(project)
+            if source is not None:
+                return source
+        if self.settings.command_script is None:
+            return self.generator()
+        from pytest_cmdgen.e2e.scripted_commands import CommandScript, ScriptedCommandSource
+
+        with self._lock:
+            if self._script is None:
+                self._script = CommandScript.load(self.settings.command_script)
+        # Preparing data needs the prompt the assistant would have sent: render it, without asking the LLM.
+        builder = self.generator().render if self.settings.prepare else None
+        return ScriptedCommandSource(self._script, prompt_builder=builder).for_test_case(test_id)
+
+    def run(self, test_id: str, suite: TestSuiteFile, test_case: TestCase) -> TestOutcome:
+        """Run one test case now, in this thread; annotate it when preparing data and it passed."""
+        from pytest_cmdgen.e2e.runner import build_agent, run_test_case
+
+        project = self.project()
+        agent = build_agent(
+            project,
+            self.command_source(test_id),
+            suite=suite,
+            test_case=test_case,
+            action_timeout=self.settings.action_timeout,
+            seed=self.settings.seed,
+        )
+        if self._action_runner_factory is not None:
+            runner = self._action_runner_factory(project)
+            if runner is not None:
+                agent.action_runner = runner
+        run = run_test_case(test_case, suite, agent)
+        conversation = None
+        if self.settings.prepare and run.passed:
+            conversation = self._annotate(test_id, test_case, run)
+        return TestOutcome(test_id, run, conversation)
+
+    def _annotate(self, test_id: str, test_case: TestCase, run: TestRun) -> Conversation | None:
+        from pytest_cmdgen.generator.prompt import readable_transcript
+        from pytest_cmdgen.generator.state import transcript_turns
+        from pytest_cmdgen.recipe.annotate import annotate_test_case
+
+        # The whole conversation, no 20-line limit (reference §4.2).
+        transcript = readable_transcript(transcript_turns(run.tracker), self.project().profile.version, max_turns=None)
+        return annotate_test_case(test_case, run.turns, transcript, test_id=test_id)
+
+    def submit(self, test_id: str, suite: TestSuiteFile, test_case: TestCase) -> Future[TestOutcome]:
+        """Run a test case in the background (once); the future holds its outcome or its error."""
+        with self._lock:
+            future = self._outcomes.get(test_id)
+            if future is None:
+                future = self._pool_executor().submit(self.run, test_id, suite, test_case)
+                self._outcomes[test_id] = future
+            return future
+
+    def outcome(self, test_id: str, suite: TestSuiteFile, test_case: TestCase) -> TestOutcome:
+        """The test case's outcome, waiting for (or starting) its run."""
+        return self.submit(test_id, suite, test_case).result()
+
+    def outcomes(self) -> list[TestOutcome]:
+        """Every finished outcome, by test id."""
+        with self._lock:
+            futures = dict(self._outcomes)
+        done = [f.result() for _, f in sorted(futures.items()) if f.done() and f.exception() is None]
+        return done
+
+    # --- rephrasing -----------------------------------------------------------------------------------
+
+    def rephrased(self, outcome: TestOutcome) -> Future[Conversation]:
+        """The conversation with validated paraphrases (one rephraser call per conversation, once)."""
+        assert outcome.conversation is not None
+        with self._lock:
+            future = self._rephrased.get(outcome.test_id)
+            if future is None:
+                future = self._pool_executor().submit(self._rephrase, outcome.conversation)
+                self._rephrased[outcome.test_id] = future
+            return future
+
+    def _rephrase(self, conversation: Conversation) -> Conversation:
+        from pytest_cmdgen.generator.grammar import parse_commands
+        from pytest_cmdgen.llm import LLMConfig
+        from pytest_cmdgen.recipe.rephrase import PURPOSE_REPHRASE, rephrase_conversation
+
+        config = self.rephrase_config()
+        generator = self.generator()
+        service = self.service()
+        rephraser = LLMConfig.from_rasa(config.llm)
+        all_flow_ids = [flow.id for flow in self.project().flows]
+
+        def complete(prompt: str, purpose: str) -> Any:
+            llm = rephraser if purpose == PURPOSE_REPHRASE else generator.llm_config
+            messages = [{"role": "user", "content": prompt}]
+            return service.submit_chat(llm, messages, purpose=_PURPOSES.get(purpose, purpose))
+
+        def parse(answer: str) -> list[Any]:
+            return parse_commands(answer, generator.syntax, all_flow_ids, generator.rasa_version)
+
+        return rephrase_conversation(
+            conversation, self.settings.num_rephrases, complete, parse, template_text=config.template_text
+        )
+
+    def rephrased_conversations(self) -> dict[str, Conversation]:
+        """Every conversation whose rephrasing finished without error, by test id."""
+        with self._lock:
+            futures = dict(self._rephrased)
+        return {k: f.result() for k, f in futures.items() if f.done() and f.exception() is None}
+
+    def close(self) -> None:
+        """Stop the pool and the LLM service."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            service, self._service = self._service, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if service is not None:
+            service.close()

@@ -1,0 +1,93 @@
+"""The end-of-session summary, rendered with rich into pytest's terminal output."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_cmdgen.controller import Controller
+    from pytest_cmdgen.llm.usage import PurposeUsage
+
+PURPOSES = ("annotation", "rephrasing", "validation", "embeddings")
+
+
+def merged_usage(snapshots: list[dict[str, Any]]) -> dict[str, PurposeUsage]:
+    """Usage per purpose summed over every process's meter snapshot."""
+    from pytest_cmdgen.llm.usage import UsageMeter
+
+    meter = UsageMeter()
+    for snapshot in snapshots:
+        meter.merge(snapshot)
+    return {purpose: meter.get(purpose) for purpose in PURPOSES} | {"total": meter.total()}
+
+
+def summary_rows(controller: Controller) -> list[tuple[str, str]]:
+    """The summary as (label, value) rows: what a user reads at the end of a run."""
+    results = controller.results
+    tests = results.tests
+    rows = [("E2E tests", f"{tests['passed']} passed, {tests['failed']} failed, {tests['skipped']} skipped")]
+    output = controller.summary_output
+    if output is not None:
+        from pytest_cmdgen.recipe.output import result_summary
+
+        stats = result_summary(output)
+        rows += [
+            (
+                "annotated",
+                f"{stats['num_annotated_conversations']} conversations, "
+                f"{stats['num_user_messages_across_conversations']} user turns "
+                f"({stats['num_user_messages_to_rephrase_across_conversations']} to rephrase)",
+            ),
+            (
+                "paraphrases",
+                f"{stats['num_passing_rephrased_user_messages']} kept, "
+                f"{stats['num_failing_rephrased_user_messages']} rejected",
+            ),
+            ("data points", f"{stats['num_train_data_points']} train, {stats['num_val_data_points']} val"),
+        ]
+    usage = merged_usage(results.usage)
+    total = usage["total"]
+    if total.calls or total.cache_hits or total.failures:
+        cost = total.estimated_cost_usd
+        cost_text = "cost unknown (unpriced model)" if cost is None else f"≈ ${cost:.4f}"
+        per_purpose = ", ".join(
+            f"{p} {u.calls}+{u.cache_hits}" for p, u in usage.items() if p != "total" and (u.calls or u.cache_hits)
+        )
+        rows.append(
+            (
+                "LLM calls",
+                f"{total.calls} made, {total.cache_hits} cached ({per_purpose}); "
+                f"{total.total_tokens:,} tokens; {cost_text}",
+            )
+        )
+    rows.append(("wall time", f"{time.monotonic() - controller.started:.1f} s"))
+    if controller.written is not None:
+        rows.append(("output", str(controller.written)))
+    return rows
+
+
+def render_summary(controller: Controller, terminalreporter: Any, verbosity: int) -> None:
+    """Write the summary section; with ``-q`` only errors; with ``-v`` the rejected paraphrases too."""
+    if controller.write_error:
+        terminalreporter.write_line(f"cmdgen: {controller.write_error}", red=True)
+    if verbosity < 0:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in summary_rows(controller):
+        table.add_row(label, value)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=terminalreporter._tw.fullwidth, force_terminal=terminalreporter.hasmarkup)
+    console.print(table)
+    terminalreporter.write_sep("-", "cmdgen summary")
+    terminalreporter.write(buffer.getvalue())
+    if verbosity > 0 and controller.rejections:
+        terminalreporter.write_sep("-", "cmdgen rejected paraphrases")
+        for line in controller.rejections:
+            terminalreporter.write_line(line)
