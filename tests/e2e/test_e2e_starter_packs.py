@@ -30,20 +30,16 @@ INDEX = json.loads((ASSISTANTS / "test_case_index.json").read_text())["assistant
 
 #: Test cases that fail for a known reason outside this harness: name -> the behaviour they wait on.
 KNOWN_GAPS: dict[str, str] = {
-    "card_blocking - Happy paths no3": (
-        "runtime: correcting 'card', collected by the called flow select_card that already completed; Rasa resolves "
-        "calls (steps_with_calls_resolved) to rewind block_card into select_card's collect step and utters "
-        "utter_corrected_previous_input; the runtime starts pattern_correction without that utter or a re-ask"
-    ),
-    "Money Transfer - Happy paths no9": (
-        "runtime: the end of add_payee resets payee_name, which the interrupted transfer_money (still on the "
-        "stack) also collects; the test expects the value to survive (utter_ask_amount, not utter_ask_payee_name) "
-        "- check Rasa 3.13 reset_scoped_slots for slots shared with flows below on the stack"
-    ),
     "out of scope topics": (
-        "version-sensitive expectation (reference rasa-modern-generators §5.11): flow_started pattern_cannot_handle "
-        "+ utter_cannot_handle needs CannotHandle(reason cannot_handle_chitchat/not_supported); 3.16 'search and "
-        "reply' without docs gives the default reason (utter_ask_rephrase), 'offtopic reply' gives pattern_chitchat"
+        "expectation from Rasa <= 3.12 (reference rasa-modern-generators §5.11); no command script reaches "
+        "flow_started pattern_cannot_handle + utter_cannot_handle on 3.13 - 3.21: the v3 prompt routes off-topic "
+        "to 'search and reply' (pattern_search -> EnterpriseSearchPolicy: a generated answer with docs, "
+        "pattern_cannot_handle with the default reason -> utter_ask_rephrase without them); 'offtopic reply' "
+        "starts pattern_chitchat (3.13+ default utters utter_cannot_handle, but the flow is not "
+        "pattern_cannot_handle); 'cannot handle' is not parsed -> CannotHandle(cannot_handle_default) -> "
+        "utter_ask_rephrase. utter_cannot_handle under pattern_cannot_handle needs reason cannot_handle_chitchat, "
+        "i.e. ChitChat while pattern_chitchat runs action_trigger_chitchat (the <= 3.12 default; telco does not "
+        "override pattern_chitchat)"
     ),
 }
 
