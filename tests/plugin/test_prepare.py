@@ -1,0 +1,118 @@
+"""``--cmdgen-prepare`` end to end, against a scripted OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
+from tests.support.paths import EXAMPLES
+
+pytest_plugins = ["pytester"]
+
+LAYOUT = [
+    "1_command_annotations/car_rental/tests/rental.yml",
+    "2_rephrasings/car_rental/tests/rental.yml",
+    "3_llm_finetune_data/llm_ft_data.jsonl",
+    "4_train_test_split/e2e_tests/train/car_rental/tests/rental.yml",
+    "4_train_test_split/e2e_tests/validation/car_rental/tests/rental.yml",
+    "4_train_test_split/ft_splits/train.jsonl",
+    "4_train_test_split/ft_splits/val.jsonl",
+    "params.yaml",
+    "result_summary.yaml",
+]
+
+
+@pytest.fixture
+def car_rental(pytester: pytest.Pytester) -> Path:
+    shutil.copytree(EXAMPLES / "car_rental", pytester.path / "car_rental", ignore=shutil.ignore_patterns("conftest.py"))
+    return pytester.path / "car_rental"
+
+
+@pytest.fixture
+def llm(car_rental: Path, monkeypatch: pytest.MonkeyPatch):
+    recorded = car_rental / "commands.yml"
+    with ScriptedLLMServer(annotations=recorded, rephrasings=recorded) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-a-secret")
+        yield server
+
+
+def _prepare(pytester: pytest.Pytester, out: str, *extra: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "car_rental/tests",
+        "--cmdgen-assistant",
+        "car_rental",
+        "--cmdgen-prepare",
+        "--cmdgen-num-rephrases",
+        "3",
+        "--cmdgen-out",
+        out,
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    )
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_writes_the_full_layout_with_the_summary(pytester: pytest.Pytester, llm: ScriptedLLMServer) -> None:
+    result = _prepare(pytester, "out")
+    result.assert_outcomes(passed=17, skipped=1)
+    files = _files(pytester.path / "out")
+    assert sorted(files) == LAYOUT
+    summary = yaml.safe_load(files["result_summary.yaml"])
+    assert summary["num_input_e2e_tests"] == 4
+    assert summary["num_annotated_conversations"] == 4
+    assert summary["num_user_messages_across_conversations"] == 13  # the /SetSlots payload is not annotated
+    train = [json.loads(line) for line in files["4_train_test_split/ft_splits/train.jsonl"].splitlines()]
+    assert train and set(train[0]) == {"prompt", "completion"}
+    assert "test-key-not-a-secret" not in "".join(f.decode() for f in files.values())
+    result.stdout.fnmatch_lines(["*cmdgen summary*", "E2E tests*4 passed, 0 failed, 0 skipped*", "output*out*"])
+
+
+def test_a_second_run_answers_everything_from_the_cache(pytester: pytest.Pytester, llm: ScriptedLLMServer) -> None:
+    _prepare(pytester, "first").assert_outcomes(passed=17, skipped=1)
+    calls = sum(llm.counts.values())
+    assert calls > 0
+    _prepare(pytester, "second").assert_outcomes(passed=17, skipped=1)
+    assert sum(llm.counts.values()) == calls  # zero requests in the second run
+    assert _files(pytester.path / "first") | {"params.yaml": b""} == _files(pytester.path / "second") | {
+        "params.yaml": b""
+    }
+
+
+def test_replay_mode_fails_an_item_whose_call_is_missing_with_the_key(
+    pytester: pytest.Pytester, llm: ScriptedLLMServer
+) -> None:
+    result = _prepare(pytester, "out", "--cmdgen-cache-mode", "replay", "-k", "cars and not rephrase")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no recorded chat response for cache key *--cmdgen-cache-mode use*"])
+    assert sum(llm.counts.values()) == 0
+
+
+def test_xdist_gives_byte_identical_files(pytester: pytest.Pytester, llm: ScriptedLLMServer) -> None:
+    _prepare(pytester, "serial", "-n", "0").assert_outcomes(passed=17, skipped=1)
+    _prepare(pytester, "parallel", "-n", "2").assert_outcomes(passed=17, skipped=1)
+    serial, parallel = _files(pytester.path / "serial"), _files(pytester.path / "parallel")
+    serial.pop("params.yaml"), parallel.pop("params.yaml")  # names its own output directory
+    assert serial == parallel
+
+
+def test_an_unreachable_llm_fails_the_items_and_the_session_finishes(
+    pytester: pytest.Pytester, car_rental: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ScriptedLLMServer() as server:
+        server.fail_always("upstream exploded", status=500)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "k")
+        result = _prepare(pytester, "out", "--cmdgen-max-retries", "1", "-k", "not rephrase")
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(["*upstream exploded*"])
+    assert "Traceback" not in result.stdout.str()
