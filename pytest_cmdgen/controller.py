@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,8 +143,9 @@ class Controller:
         self._record(outcome.test_id, conversation)
         rephrased = _annotated_step_at(conversation, item.step_line)
         assert isinstance(rephrased, AnnotatedStep)
+        serialize = self._serializer()
         for failure in rephrased.failing_rephrasings:
-            self.rejections.append(f"{item.nodeid}: {failure.text!r} gave {_describe_difference(failure)}")
+            self.rejections.append(f"{item.nodeid}: {failure.text!r} gave {_describe_difference(failure, serialize)}")
         kept = len(rephrased.passing_rephrasings)
         return kept, kept + len(rephrased.failing_rephrasings)
 
@@ -180,10 +182,10 @@ class Controller:
             num_rephrases=self.settings.num_rephrases,
             rephrase_config=self._rephrase_params(),
             model=None,
-            endpoints=str(self.settings.assistant / "endpoints.yml"),
+            endpoints=self._shown(self.settings.assistant / "endpoints.yml"),
             train_frac=self.settings.train_frac,
             output_format=self.settings.output_format,
-            out=str(self.settings.out),
+            out=self._shown(self.settings.out),
             seed=self.settings.seed,
             rasa_version=self._rasa_version(),
         )
@@ -201,6 +203,13 @@ class Controller:
             self.written = write_output(self.settings.out, output, serialize, self.settings.output_format)
         except OSError as exc:
             self.write_error = f"could not write {self.settings.out}: {exc}"
+
+    def _shown(self, path: Path) -> str:
+        """A path as params.yaml shows it: relative to the rootdir when inside it (outputs stay portable)."""
+        try:
+            return path.relative_to(self.config.rootpath).as_posix()
+        except ValueError:
+            return str(path)
 
     def _rasa_version(self) -> str:
         return self.engine.project().profile.version
@@ -223,12 +232,14 @@ def _annotated_step_at(conversation: Conversation | None, line: int) -> Any:
     return next((s for s in conversation.steps if isinstance(s, AnnotatedStep) and s.line == line), None)
 
 
-def _describe_difference(failure: Any) -> str:
+def _describe_difference(failure: Any, serialize: Callable[[list[Any]], str]) -> str:
     if failure.error:
         return f"an error ({failure.error})"
-    missing = ", ".join(c.command for c in failure.missing) or "nothing"
-    unexpected = ", ".join(c.command for c in failure.unexpected) or "nothing"
-    return f"different commands (missing: {missing}; unexpected: {unexpected})"
+
+    def listed(commands: tuple[Any, ...]) -> str:
+        return serialize(list(commands)).replace("\n", "; ") if commands else "nothing"
+
+    return f"other commands (missing: {listed(failure.missing)}; unexpected: {listed(failure.unexpected)})"
 
 
 def controller_for(config: pytest.Config) -> Controller:

@@ -64,6 +64,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Resolve settings once; make the ini ``cmdgen_e2e_paths`` part of what is collected."""
     settings = settings_from_config(config)
     config.stash[SETTINGS_KEY] = settings
+    from pytest_cmdgen.testing import fixtures
+
+    config.pluginmanager.register(fixtures, "cmdgen-fixtures")
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     cwd = config.invocation_params.dir
     roots = [Path(cwd, arg.split("::")[0]).resolve() for arg in config.args] if explicit else []

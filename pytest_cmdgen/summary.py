@@ -55,10 +55,12 @@ def summary_rows(controller: Controller) -> list[tuple[str, str]]:
         per_purpose = ", ".join(
             f"{p} {u.calls}+{u.cache_hits}" for p, u in usage.items() if p != "total" and (u.calls or u.cache_hits)
         )
+        failed = f", {total.failures} failed" if total.failures else ""
+        detail = f" ({per_purpose})" if per_purpose else ""
         rows.append(
             (
                 "LLM calls",
-                f"{total.calls} made, {total.cache_hits} cached ({per_purpose}); "
+                f"{total.calls} made, {total.cache_hits} cached{failed}{detail}; "
                 f"{total.total_tokens:,} tokens; {cost_text}",
             )
         )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
+if TYPE_CHECKING:  # imported inside the fixture, so registering the fixture costs nothing
+    from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
 
 #: The API key the fixture puts into ``OPENAI_API_KEY`` (the scripted server accepts any key).
 SCRIPTED_API_KEY = "sk-scripted-test-key"
@@ -20,6 +22,8 @@ def cmdgen_scripted_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM
     are removed so nothing reaches a real endpoint). Load data with ``server.load_annotations(path)``,
     script answers with ``server.add_rule(...)``; the server is stopped afterwards.
     """
+    from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
+
     server = ScriptedLLMServer()
     base_url = server.start()
     monkeypatch.setenv("OPENAI_BASE_URL", base_url)

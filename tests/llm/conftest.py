@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from pytest_cmdgen.llm import LLMConfig, LLMService, RetryPolicy
-from pytest_cmdgen.testing.fixtures import cmdgen_scripted_llm  # noqa: F401 - registers the fixture here
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
 
 #: Retries with tiny waits so the failure tests stay fast.
@@ -15,7 +14,7 @@ FAST_RETRY = RetryPolicy(max_retries=5, base_delay=0.005, max_delay=0.02, max_re
 
 
 @pytest.fixture
-def scripted(cmdgen_scripted_llm: ScriptedLLMServer) -> ScriptedLLMServer:  # noqa: F811
+def scripted(cmdgen_scripted_llm: ScriptedLLMServer) -> ScriptedLLMServer:
     """The scripted server with quick 429 retry hints."""
     cmdgen_scripted_llm.retry_after = 0.01
     return cmdgen_scripted_llm
