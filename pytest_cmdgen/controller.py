@@ -174,7 +174,8 @@ class Controller:
         from pytest_cmdgen.recipe.split import split_data_points
         from pytest_cmdgen.recipe.transport import conversation_from_dict
 
-        conversations = [conversation_from_dict(self.results.conversations[k]) for k in sorted(self.results.conversations)]
+        stored = self.results.conversations
+        conversations = [conversation_from_dict(stored[test_id]) for test_id in sorted(stored)]
         serialize = self._serializer()
         points = build_all_data_points(conversations, serialize)
         split = split_data_points(points, self.settings.train_frac, self.settings.seed)

@@ -80,8 +80,8 @@ def render_summary(controller: Controller, terminalreporter: Any, verbosity: int
     from rich.table import Table
 
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")  # long output paths wrap instead of being cut off
     for label, value in summary_rows(controller):
         table.add_row(label, value)
     buffer = io.StringIO()
