@@ -1,19 +1,178 @@
-"""The version profile: every runtime behaviour that differs between Rasa Pro 3.10 and 3.21, in one table.
+"""The version profile: every behaviour that differs between Rasa Pro 3.10 and 3.21, in one table.
 
-Code that behaves differently per version reads a field of :class:`VersionProfile`; nothing else in the
-runtime compares version numbers. ``profile_for("3.13")`` picks the profile of a minor version (patch
-numbers are accepted and ignored). Sources: reference/rasa-recipe.md §10/§13 and
-reference/rasa-modern-generators.md §0/§4.
+Code that behaves differently per version reads a field of :class:`VersionProfile`: the runtime (command
+clean-up, flow executor), the command generator (grammar, prompt inputs, templates, LLM defaults) and the
+recipe (rephraser defaults). Nothing outside this module compares version numbers.
+
+``profile_for("3.13")`` picks the profile of a minor version. A patch number (``"3.13.25"``) is kept in
+:attr:`VersionProfile.patch`: the few generator facts that changed within a minor version are stored as
+"from patch N" gates (:data:`PatchGate`) and read through properties that apply the patch. The runtime's
+own fields follow the reference's convention for the minor version ("3.13" means 3.13.9) and ignore the
+patch. Sources: reference/rasa-recipe.md §5/§9/§10/§13 and reference/rasa-modern-generators.md §0–§4.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Literal
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Literal
 
 DEFAULT_VERSION = "3.13"
 
 ActiveLookup = Literal["skip_call", "skip_call_link", "any"]
+
+Version = tuple[int, int, int]
+"""A Rasa version as ``(major, minor, patch)``."""
+
+PatchGate = int | None
+"""A fact that changed inside a minor version: it holds from this patch on (0: every patch; None: none)."""
+
+_VERSION_RE = re.compile(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+class UnknownVersionError(ValueError):
+    """The version string does not name a supported Rasa Pro version (3.10 to 3.21)."""
+
+
+def parse_version(rasa_version: str | Version) -> Version:
+    """Turn ``"3.10.16"`` (or ``"3.13"``, ``"3.12.0rc1"``) into ``(3, 10, 16)``; a tuple passes through."""
+    if isinstance(rasa_version, tuple):
+        major, minor, *rest = rasa_version
+        return (int(major), int(minor), int(rest[0]) if rest else 0)
+    match = _VERSION_RE.match(str(rasa_version))
+    if not match:
+        raise UnknownVersionError(f"not a Rasa version: {rasa_version!r}")
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+# --- LLM defaults (reference §5.1/§9.1, modern §1.3/§2.2/§3.2); key order is the order written to files ---
+
+_SINGLE_STEP_LLM_310 = _frozen(
+    {"provider": "openai", "model": "gpt-4-0613", "temperature": 0.0, "max_tokens": 256, "timeout": 7}
+)
+_SINGLE_STEP_LLM_311 = _frozen(
+    {"provider": "openai", "model": "gpt-4-0613", "temperature": 0.0, "max_completion_tokens": 256, "timeout": 7}
+)
+_GPT_4O_LLM = _frozen(
+    {
+        "provider": "openai",
+        "model": "gpt-4o-2024-11-20",
+        "temperature": 0.0,
+        "max_completion_tokens": 256,
+        "timeout": 7,
+    }
+)
+_GPT_51_LLM = _frozen(
+    {
+        "provider": "openai",
+        "model": "gpt-5.1-2025-11-13",
+        "reasoning_effort": "none",
+        "temperature": 1.0,
+        "max_completion_tokens": 256,
+        "timeout": 7,
+    }
+)
+_REPHRASE_LLM_310 = _frozen(
+    {"provider": "openai", "model": "gpt-4o-mini", "timeout": 7, "temperature": 0.0, "max_tokens": 4096}
+)
+_REPHRASE_LLM_311 = _frozen(
+    {"provider": "openai", "model": "gpt-4o-mini", "timeout": 7, "temperature": 0.0, "max_completion_tokens": 4096}
+)
+_REPHRASE_LLM_313 = _frozen(
+    {
+        "provider": "openai",
+        "model": "gpt-4.1-mini-2025-04-14",
+        "timeout": 7,
+        "temperature": 0.0,
+        "max_completion_tokens": 4096,
+    }
+)
+_REPHRASE_LLM_316 = _frozen(
+    {
+        "provider": "openai",
+        "model": "gpt-5-mini-2025-08-07",
+        "timeout": 7,
+        "temperature": 1.0,
+        "max_completion_tokens": 4096,
+        "reasoning_effort": "minimal",
+    }
+)
+
+# --- default prompt templates (modern §2.3) ---
+
+TEMPLATE_FAMILY_GPT_4O = "gpt_4o_2024_11_20"
+TEMPLATE_FAMILY_CLAUDE_35 = "claude_3_5_sonnet_20240620"
+TEMPLATE_FAMILY_GPT_51 = "gpt_5_1_2025_11_13"
+TEMPLATE_FAMILY_GPT_52 = "gpt_5_2_2025_12_11"
+TEMPLATE_FAMILY_CLAUDE_45 = "claude_sonnet_4_5_20250929"
+
+_TEMPLATE_FAMILIES_312 = _frozen(
+    {
+        "openai/gpt-4o-2024-11-20": TEMPLATE_FAMILY_GPT_4O,
+        "azure/gpt-4o-2024-11-20": TEMPLATE_FAMILY_GPT_4O,
+        "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0": TEMPLATE_FAMILY_CLAUDE_35,
+        "anthropic/claude-3-5-sonnet-20240620": TEMPLATE_FAMILY_CLAUDE_35,
+    }
+)
+_TEMPLATE_FAMILIES_316 = _frozen(
+    {
+        **_TEMPLATE_FAMILIES_312,
+        "openai/gpt-5.1-2025-11-13": TEMPLATE_FAMILY_GPT_51,
+        "azure/gpt-5.1-2025-11-13": TEMPLATE_FAMILY_GPT_51,
+        "openai/gpt-5.2-2025-12-11": TEMPLATE_FAMILY_GPT_52,
+        "azure/gpt-5.2-2025-12-11": TEMPLATE_FAMILY_GPT_52,
+        "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0": TEMPLATE_FAMILY_CLAUDE_45,
+        "anthropic/claude-sonnet-4-5-20250929": TEMPLATE_FAMILY_CLAUDE_45,
+        "bedrock/anthropic.claude-sonnet-4-6": TEMPLATE_FAMILY_CLAUDE_45,
+        "anthropic/claude-sonnet-4-6": TEMPLATE_FAMILY_CLAUDE_45,
+    }
+)
+
+V1_TEMPLATE_FILE = "command_prompt_template.jinja2"
+"""Rasa's file name of the SingleStep (v1) default template."""
+
+
+def modern_template_file(syntax: str, family: str) -> str:
+    """Rasa's file name of a Compact (``v2``) / SearchReady (``v3``) default template of a model family."""
+    return f"command_prompt_{syntax}_{family}_template.jinja2"
+
+
+# Revisions of each packaged template: (first version that ships it, label of our packaged copy). The
+# packaged files are named "<label>__<Rasa file name>"; the newest revision <= the version is used.
+_TEMPLATE_REVISIONS: dict[str, tuple[tuple[Version, str], ...]] = {
+    V1_TEMPLATE_FILE: (((3, 10, 0), "3.10"), ((3, 13, 0), "3.13"), ((3, 16, 0), "3.16")),
+    **{
+        modern_template_file("v2", family): (
+            ((3, 12, 0), "3.12"),
+            ((3, 13, 0), "3.13"),
+            ((3, 15, 0), "3.15"),
+            ((3, 16, 0), "3.16"),
+        )
+        for family in (TEMPLATE_FAMILY_GPT_4O, TEMPLATE_FAMILY_CLAUDE_35)
+    },
+    **{
+        modern_template_file("v3", family): (((3, 13, 0), "3.13"), ((3, 15, 0), "3.15"))
+        for family in (TEMPLATE_FAMILY_GPT_4O, TEMPLATE_FAMILY_CLAUDE_35)
+    },
+    # 3.16.0 still listed `hand over` in this one file; later patches do not
+    modern_template_file("v2", TEMPLATE_FAMILY_GPT_51): (((3, 16, 0), "3.16.0"), ((3, 16, 1), "3.16")),
+    **{
+        modern_template_file(syntax, family): (((3, 16, 0), "3.16"),)
+        for syntax, family in (
+            ("v3", TEMPLATE_FAMILY_GPT_51),
+            ("v2", TEMPLATE_FAMILY_GPT_52),
+            ("v3", TEMPLATE_FAMILY_GPT_52),
+            ("v2", TEMPLATE_FAMILY_CLAUDE_45),
+            ("v3", TEMPLATE_FAMILY_CLAUDE_45),
+        )
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +245,83 @@ class VersionProfile:
     corrected_slots_nested: bool
     """3.21: ``corrected_slots`` maps each slot to ``{"value": ...}`` (the response reads ``val.value``)."""
 
+    # --- command generators: availability and command grammar (§9.5, modern §2.5–§2.6) ---
+    compact_generator: bool
+    """3.12+: ``CompactLLMCommandGenerator`` (command syntax v2) exists."""
+    search_ready_generator: bool
+    """3.13+: ``SearchReadyLLMCommandGenerator`` (command syntax v3) exists."""
+    v1_every_pattern_per_line: bool
+    """3.12+: each v1 answer line is tested against every pattern (3.10/3.11: first match wins)."""
+    v1_legacy_clarify: bool
+    """3.10/3.11 v1 Clarify: no ``-``, at least one character, sort before quote removal, split on ``,``."""
+    v1_cannot_handle_dsl: bool
+    """3.11+: ``CannotHandle`` has a v1 textual form (v2/v3 always have one). It is never parsed."""
+    empty_slot_value_is_none: bool
+    """3.12+: an empty SetSlot value in an LLM answer becomes None (3.10/3.11 keep ``""``)."""
+    empty_clarify_parsed: bool
+    """3.15+: an answer's Clarify with no (valid) option yields ``Clarify([])`` instead of nothing."""
+    force_slot_filling: bool
+    """3.12+: the answer to a ``force_slot_filling`` collect step is set without asking the LLM."""
+
+    # --- command prompt inputs (§9.3/§9.4, modern §2.2/§2.4) ---
+    flow_slots_dedupe_from_patch: PatchGate
+    """``flow_slots`` de-duplicated by (slot, description): every 3.12, 3.13.25+, 3.14+ (not 3.13.9, <=3.11)."""
+    transcript_buttons_from_patch: PatchGate
+    """Bot lines of the transcript list the buttons and skip empty messages: 3.13.25+, 3.14+."""
+    date_time_in_prompt: bool
+    """3.15+: ``current_datetime`` reaches the default templates (``include_date_time`` defaults to true)."""
+    mocked_datetime_now: bool
+    """3.15+: the ``mocked_datetime`` slot overrides "now" in the date/time block."""
+    repeat_command_beta_flag: bool
+    """3.12 only: the v1 template's repeat line, behind the ``RASA_PRO_BETA_REPEAT_COMMAND`` flag."""
+    template_families: Mapping[str, str] = field(hash=False)
+    """Default template choice: ``"<provider>/<model>"`` (or the model) → template model family."""
+    default_template_family: str
+    """The family of the default template when the model is unknown (gpt-4o up to 3.15, gpt-5.1 from 3.16)."""
+
+    # --- LLM defaults (§5.1/§9.1, modern §1.3/§2.2/§3.2) ---
+    single_step_llm: Mapping[str, Any] = field(hash=False)
+    """The default ``llm`` config of ``SingleStepLLMCommandGenerator``."""
+    modern_generator_llm: Mapping[str, Any] = field(hash=False)
+    """The default ``llm`` config of ``CompactLLMCommandGenerator`` / ``SearchReadyLLMCommandGenerator``."""
+    reasoning_effort_by_model: bool
+    """3.16+: a ``reasoning_effort`` the user did not write is set from the model prefix table or removed."""
+    embeddings_model: str
+    """Flow retrieval's default (OpenAI) embedding model."""
+    rephrase_llm: Mapping[str, Any] = field(hash=False)
+    """The rephraser's default ``llm`` config."""
+
+    patch: int = 0
+    """The patch number the profile was asked for (``profile_for("3.13.25")`` → 25); only gates read it."""
+
+    # --- patch-level facts ---
+    def _from_patch(self, gate: PatchGate) -> bool:
+        return gate is not None and self.patch >= gate
+
+    @property
+    def dedupe_flow_slots(self) -> bool:
+        """Whether ``flow_slots`` are de-duplicated at this patch (see ``flow_slots_dedupe_from_patch``)."""
+        return self._from_patch(self.flow_slots_dedupe_from_patch)
+
+    @property
+    def transcript_buttons(self) -> bool:
+        """Whether bot transcript lines carry buttons at this patch (see ``transcript_buttons_from_patch``)."""
+        return self._from_patch(self.transcript_buttons_from_patch)
+
+    @property
+    def version_tuple(self) -> Version:
+        """``(major, minor, patch)`` of this profile."""
+        major, minor = self.version.split(".")
+        return (int(major), int(minor), self.patch)
+
+    def template_revision(self, rasa_file: str) -> str | None:
+        """The label of the packaged copy of Rasa's template ``rasa_file`` this version ships (None: none).
+
+        Raises ``KeyError`` for a file that no version ships.
+        """
+        usable = [label for since, label in _TEMPLATE_REVISIONS[rasa_file] if since <= self.version_tuple]
+        return usable[-1] if usable else None
+
 
 _BASE_310 = VersionProfile(
     version="3.10",
@@ -118,6 +354,26 @@ _BASE_310 = VersionProfile(
     builtin_slots=(),
     correction_new_slot_values=False,
     corrected_slots_nested=False,
+    compact_generator=False,
+    search_ready_generator=False,
+    v1_every_pattern_per_line=False,
+    v1_legacy_clarify=True,
+    v1_cannot_handle_dsl=False,
+    empty_slot_value_is_none=False,
+    empty_clarify_parsed=False,
+    force_slot_filling=False,
+    flow_slots_dedupe_from_patch=None,
+    transcript_buttons_from_patch=None,
+    date_time_in_prompt=False,
+    mocked_datetime_now=False,
+    repeat_command_beta_flag=False,
+    template_families=_TEMPLATE_FAMILIES_312,
+    default_template_family=TEMPLATE_FAMILY_GPT_4O,
+    single_step_llm=_SINGLE_STEP_LLM_310,
+    modern_generator_llm=_GPT_4O_LLM,
+    reasoning_effort_by_model=False,
+    embeddings_model="text-embedding-ada-002",
+    rephrase_llm=_REPHRASE_LLM_310,
 )
 
 _311 = replace(
@@ -134,6 +390,9 @@ _311 = replace(
     default_flows_count_started=True,
     correction_needs_flow_on_stack=True,
     continue_interrupted_after_link="top",
+    v1_cannot_handle_dsl=True,
+    single_step_llm=_SINGLE_STEP_LLM_311,
+    rephrase_llm=_REPHRASE_LLM_311,
 )
 _312 = replace(
     _311,
@@ -152,6 +411,13 @@ _312 = replace(
     persisted_slots=True,
     filled_by_on_slot_set=True,
     correction_new_slot_values=True,
+    compact_generator=True,
+    v1_every_pattern_per_line=True,
+    v1_legacy_clarify=False,
+    empty_slot_value_is_none=True,
+    force_slot_filling=True,
+    flow_slots_dedupe_from_patch=0,
+    repeat_command_beta_flag=True,
 )
 # "3.13" means 3.13.9 (the reference's convention): no cancel→CannotHandle, no list payloads yet.
 _313 = replace(
@@ -160,6 +426,12 @@ _313 = replace(
     patterns_file="3.13.yml",
     cancel_without_flow_cannot_handle=False,
     payload_list_values=False,
+    search_ready_generator=True,
+    flow_slots_dedupe_from_patch=25,
+    transcript_buttons_from_patch=25,
+    repeat_command_beta_flag=False,
+    embeddings_model="text-embedding-3-large",
+    rephrase_llm=_REPHRASE_LLM_313,
 )
 _314 = replace(
     _313,
@@ -168,6 +440,8 @@ _314 = replace(
     cancel_without_flow_cannot_handle=True,
     payload_list_values=True,
     startflow_resumes_interrupted=True,
+    flow_slots_dedupe_from_patch=0,
+    transcript_buttons_from_patch=0,
 )
 _315 = replace(
     _314,
@@ -176,8 +450,22 @@ _315 = replace(
     clarify_removes_completed=True,
     clarification_ids=True,
     builtin_slots=(("mocked_datetime", "text"),),
+    empty_clarify_parsed=True,
+    date_time_in_prompt=True,
+    mocked_datetime_now=True,
 )
-_316 = replace(_315, version="3.16", patterns_file="3.16.yml", human_handoff_command=False)
+_316 = replace(
+    _315,
+    version="3.16",
+    patterns_file="3.16.yml",
+    human_handoff_command=False,
+    template_families=_TEMPLATE_FAMILIES_316,
+    default_template_family=TEMPLATE_FAMILY_GPT_51,
+    single_step_llm=_GPT_51_LLM,
+    modern_generator_llm=_GPT_51_LLM,
+    reasoning_effort_by_model=True,
+    rephrase_llm=_REPHRASE_LLM_316,
+)
 _321 = replace(_316, version="3.21", patterns_file="3.21.yml", corrected_slots_nested=True)
 
 PROFILES: dict[str, VersionProfile] = {
@@ -192,16 +480,17 @@ PROFILES: dict[str, VersionProfile] = {
 }
 
 
-class UnknownVersionError(ValueError):
-    """The version string does not name a supported Rasa Pro version (3.10 to 3.21)."""
+def profile_for(version: str | Version | None = None) -> VersionProfile:
+    """The profile of ``version`` ("3.13", "3.13.25", ``(3, 13, 25)``); ``None`` gives the default (3.13).
 
-
-def profile_for(version: str | None = None) -> VersionProfile:
-    """The profile of ``version`` ("3.13", "3.13.9", ...); ``None`` gives the default (3.13)."""
-    text = (version or DEFAULT_VERSION).strip()
-    parts = text.split(".")
-    key = ".".join(parts[:2])
-    if key not in PROFILES:
+    The patch number is kept in :attr:`VersionProfile.patch` (only the patch gates read it).
+    """
+    try:
+        major, minor, patch = parse_version(version or DEFAULT_VERSION)
+    except UnknownVersionError:
+        major, minor, patch = -1, -1, 0
+    profile = PROFILES.get(f"{major}.{minor}")
+    if profile is None:
         known = ", ".join(PROFILES)
         raise UnknownVersionError(f"unsupported Rasa Pro version {version!r}; expected one of {known}")
-    return PROFILES[key]
+    return replace(profile, patch=patch) if patch else profile

@@ -1,8 +1,9 @@
 """Safe YAML loading that remembers where every mapping key and list item stood.
 
 Errors about user files must name ``file:line:column``; this loader gives every mapping and list the
-positions of its entries, so a schema check can point at the offending key. Loading is always safe: no
-Python object tags.
+positions of its entries (and its own first and last line), so a schema check can point at the offending
+key. Loading is always safe: no Python object tags. The E2E parser, the recipe and the runtime's project
+loader all read YAML through this module; :func:`line_of` is the runtime's best-effort line lookup.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class MarkedDict(dict):
     """A dict that knows its own position and the position of each key."""
 
     mark: Mark
+    end_mark: Mark
+    """Where the mapping's node ends (for a block mapping: the start of whatever follows it)."""
     key_marks: dict[Any, Mark]
     value_marks: dict[Any, Mark]
 
@@ -38,11 +41,28 @@ class MarkedList(list):
     """A list that knows its own position and the position of each item."""
 
     mark: Mark
+    end_mark: Mark
+    """Where the list's node ends (for a block sequence: the start of whatever follows it)."""
     item_marks: list[Mark]
 
     def item_mark(self, index: int) -> Mark:
         """Where item ``index`` stands (the list's own position if unknown)."""
         return self.item_marks[index] if index < len(self.item_marks) else self.mark
+
+
+def line_of(node: Any, key: Any = None, default: int = 0) -> int:
+    """Best-effort 1-based line of ``node[key]``, or of ``node`` itself when ``key`` is None.
+
+    An unknown key or index gives the container's own line; anything that is not a
+    :class:`MarkedDict`/:class:`MarkedList` gives ``default``.
+    """
+    if isinstance(node, MarkedDict):
+        return node.mark.line if key is None else node.key_mark(key).line
+    if isinstance(node, MarkedList):
+        if key is None or not isinstance(key, int) or isinstance(key, bool) or key < 0:
+            return node.mark.line
+        return node.item_mark(key).line
+    return default
 
 
 class YamlSyntaxError(ValueError):
@@ -60,6 +80,10 @@ def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _end_mark(node: yaml.Node) -> Mark:
+    return Mark(node.end_mark.line + 1, node.end_mark.column + 1)
+
+
 class _MarkingLoader(yaml.SafeLoader):
     """SafeLoader whose mappings and sequences carry their positions."""
 
@@ -68,6 +92,7 @@ def _construct_mapping(loader: _MarkingLoader, node: yaml.MappingNode) -> Marked
     loader.flatten_mapping(node)
     result = MarkedDict()
     result.mark = _mark(node)
+    result.end_mark = _end_mark(node)
     result.key_marks = {}
     result.value_marks = {}
     for key_node, value_node in node.value:
@@ -87,6 +112,7 @@ def _construct_mapping(loader: _MarkingLoader, node: yaml.MappingNode) -> Marked
 def _construct_sequence(loader: _MarkingLoader, node: yaml.SequenceNode) -> MarkedList:
     result = MarkedList(loader.construct_object(child, deep=True) for child in node.value)
     result.mark = _mark(node)
+    result.end_mark = _end_mark(node)
     result.item_marks = [_mark(child) for child in node.value]
     return result
 

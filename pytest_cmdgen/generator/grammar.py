@@ -6,10 +6,10 @@ Three syntaxes exist (reference rasa-recipe.md §9.5/§6.1, rasa-modern-generato
 * ``v2`` — ``CompactLLMCommandGenerator``: ``start flow x``, ``set slot a b``, ``provide info`` …
 * ``v3`` — ``SearchReadyLLMCommandGenerator``: as v2 but ``search and reply`` for knowledge.
 
-Version behaviour is read from one :class:`GrammarProfile` built from the Rasa version, so the rest of
-the module holds no scattered version conditionals. One deliberate difference from Rasa: the 3.10
-serialiser wrote Clarify as ``Clarify(['a', 'b'])`` which its own parser cannot read; we always write
-``Clarify(a, b)`` (reference §15, quirk 2).
+Version behaviour is read from one :class:`GrammarProfile`, the syntax's view of the version profile
+(:class:`~pytest_cmdgen.versions.VersionProfile`), so the module holds no version conditionals. One
+deliberate difference from Rasa: the 3.10 serialiser wrote Clarify as ``Clarify(['a', 'b'])`` which its
+own parser cannot read; we always write ``Clarify(a, b)`` (reference §15, quirk 2).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from pytest_cmdgen.generator.versions import Version, parse_version
 from pytest_cmdgen.runtime.commands import (
     CancelFlow,
     CannotHandle,
@@ -33,6 +32,7 @@ from pytest_cmdgen.runtime.commands import (
     SkipQuestion,
     StartFlow,
 )
+from pytest_cmdgen.versions import Version, parse_version, profile_for
 
 Syntax = Literal["v1", "v2", "v3"]
 """The command syntax (DSL) version of a generator."""
@@ -57,7 +57,10 @@ class UnsupportedSyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class GrammarProfile:
-    """Everything about the command grammar that changed between Rasa versions."""
+    """Everything about the command grammar of one syntax that changed between Rasa versions.
+
+    Each field is read from the version profile; the only thing added here is the syntax.
+    """
 
     version: Version
     every_pattern_per_line: bool
@@ -81,20 +84,21 @@ def grammar_profile(syntax: Syntax, rasa_version: str | Version) -> GrammarProfi
     version = parse_version(rasa_version)
     if syntax not in SYNTAXES:
         raise UnsupportedSyntaxError(f"unknown command syntax {syntax!r}")
-    if syntax == "v2" and version < (3, 12, 0):
+    profile = profile_for(version)
+    if syntax == "v2" and not profile.compact_generator:
         raise UnsupportedSyntaxError(f"syntax v2 (CompactLLMCommandGenerator) needs Rasa 3.12+, got {version}")
-    if syntax == "v3" and version < (3, 13, 0):
+    if syntax == "v3" and not profile.search_ready_generator:
         raise UnsupportedSyntaxError(f"syntax v3 (SearchReadyLLMCommandGenerator) needs Rasa 3.13+, got {version}")
-    modern = version >= (3, 12, 0)
+    v1 = syntax == "v1"
     return GrammarProfile(
         version=version,
-        every_pattern_per_line=modern or syntax != "v1",
-        empty_value_is_none=modern,
-        has_human_handoff=version < (3, 16, 0),
-        has_repeat=modern,
-        v1_legacy_clarify=syntax == "v1" and not modern,
-        clarify_empty_allowed=version >= (3, 15, 0),
-        cannot_handle_text=syntax != "v1" or version >= (3, 11, 0),
+        every_pattern_per_line=profile.v1_every_pattern_per_line or not v1,
+        empty_value_is_none=profile.empty_slot_value_is_none,
+        has_human_handoff=profile.human_handoff_command,
+        has_repeat=profile.repeat_command,
+        v1_legacy_clarify=v1 and profile.v1_legacy_clarify,
+        clarify_empty_allowed=profile.empty_clarify_parsed,
+        cannot_handle_text=profile.v1_cannot_handle_dsl or not v1,
     )
 
 

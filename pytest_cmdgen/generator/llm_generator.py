@@ -32,14 +32,14 @@ from pytest_cmdgen.generator.state import (
     FlowRetriever,
     RetrievalSettings,
     StateSettings,
+    asked_collect_step,
     build_prompt_state,
 )
-from pytest_cmdgen.generator.versions import parse_version
 from pytest_cmdgen.llm.errors import LLMError
 from pytest_cmdgen.runtime.commands import Command, SetSlot
 from pytest_cmdgen.runtime.errors import CommandSourceError
 from pytest_cmdgen.runtime.interfaces import CommandPrediction, CommandRequest
-from pytest_cmdgen.runtime.stack import top_flow_frame
+from pytest_cmdgen.versions import profile_for
 
 if TYPE_CHECKING:
     from pytest_cmdgen.llm.config import LLMConfig
@@ -179,16 +179,10 @@ class LLMCommandGenerator:
 
     def _forced_slot(self, request: CommandRequest) -> str | None:
         """The slot of a ``force_slot_filling`` collect step being asked (3.12+), else None."""
-        if parse_version(self.rasa_version) < (3, 12, 0):
+        if not profile_for(self.rasa_version).force_slot_filling:
             return None
-        frame = top_flow_frame(request.tracker.stack, ignore_collect=True, ignore_call=False)
-        if frame is None:
-            return None
-        flow = self.project.flows.get(frame.flow_id)
-        step = flow.step(frame.step_id) if flow is not None else None
-        if step is not None and step.kind == "collect" and step.force_slot_filling and step.collect:
-            return step.collect
-        return None
+        step = asked_collect_step(request.tracker, self.project)
+        return step.collect if step is not None and step.force_slot_filling else None
 
 
 __all__ = ["GeneratorConfigError", "LLMCommandGenerator"]

@@ -21,25 +21,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_cmdgen.generator.prompt import GeneratorName
-from pytest_cmdgen.generator.versions import Version, parse_version
 from pytest_cmdgen.llm.config import LLMConfig, expand_env
 from pytest_cmdgen.llm.errors import LLMConfigError
-
-_GPT_51_DEFAULTS: Mapping[str, Any] = {
-    "provider": "openai",
-    "model": "gpt-5.1-2025-11-13",
-    "reasoning_effort": "none",
-    "temperature": 1.0,
-    "max_completion_tokens": 256,
-    "timeout": 7,
-}
-_GPT_4O_DEFAULTS: Mapping[str, Any] = {
-    "provider": "openai",
-    "model": "gpt-4o-2024-11-20",
-    "temperature": 0.0,
-    "max_completion_tokens": 256,
-    "timeout": 7,
-}
+from pytest_cmdgen.versions import Version, profile_for
 
 # reasoning_effort defaults of 3.16+ (openai / azure models), first matching prefix wins (§1.3).
 _REASONING_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -66,19 +50,13 @@ class ModelGroupError(LLMConfigError):
 
 def generator_llm_defaults(generator: GeneratorName, rasa_version: str | Version) -> dict[str, Any]:
     """The default ``llm`` config of ``generator`` in ``rasa_version`` (modern §2.2, reference §9.1)."""
-    version = parse_version(rasa_version)
-    if version >= (3, 16, 0):
-        return dict(_GPT_51_DEFAULTS)
-    if generator == "single_step":
-        tokens_key = "max_tokens" if version < (3, 11, 0) else "max_completion_tokens"
-        return {"provider": "openai", "model": "gpt-4-0613", "temperature": 0.0, tokens_key: 256, "timeout": 7}
-    return dict(_GPT_4O_DEFAULTS)
+    profile = profile_for(rasa_version)
+    return dict(profile.single_step_llm if generator == "single_step" else profile.modern_generator_llm)
 
 
 def embeddings_defaults(rasa_version: str | Version) -> dict[str, Any]:
     """Flow retrieval's default embedding model: ``text-embedding-3-large`` from 3.13, else ada-002."""
-    model = "text-embedding-3-large" if parse_version(rasa_version) >= (3, 13, 0) else "text-embedding-ada-002"
-    return {"provider": "openai", "model": model}
+    return {"provider": "openai", "model": profile_for(rasa_version).embeddings_model}
 
 
 def _group_dicts(endpoints: Any) -> list[dict[str, Any]] | None:
@@ -203,7 +181,7 @@ def merged_llm_settings(
         merged.update(user)
     else:
         merged = user
-    if parse_version(rasa_version) >= (3, 16, 0) and "reasoning_effort" not in user:
+    if profile_for(rasa_version).reasoning_effort_by_model and "reasoning_effort" not in user:
         effort = _reasoning_effort_default(merged)
         if effort is None:
             merged.pop("reasoning_effort", None)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import jinja2
 
-from pytest_cmdgen.generator.versions import Version, parse_version
+from pytest_cmdgen.versions import V1_TEMPLATE_FILE, Version, modern_template_file, profile_for
 
 GeneratorName = Literal["single_step", "compact", "search_ready"]
 """The LLM command generators whose prompts we reproduce."""
@@ -235,63 +235,6 @@ def english_datetime(value: datetime) -> datetime:
 _TEMPLATE_PACKAGE = "pytest_cmdgen.generator"
 _TEMPLATE_DIR = "templates"
 
-_V1_FILE = "command_prompt_template.jinja2"
-_FAMILY_GPT_4O = "gpt_4o_2024_11_20"
-_FAMILY_CLAUDE_35 = "claude_3_5_sonnet_20240620"
-_FAMILY_GPT_51 = "gpt_5_1_2025_11_13"
-_FAMILY_GPT_52 = "gpt_5_2_2025_12_11"
-_FAMILY_CLAUDE_45 = "claude_sonnet_4_5_20250929"
-
-_MODEL_KEYS_3_12: dict[str, str] = {
-    "openai/gpt-4o-2024-11-20": _FAMILY_GPT_4O,
-    "azure/gpt-4o-2024-11-20": _FAMILY_GPT_4O,
-    "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0": _FAMILY_CLAUDE_35,
-    "anthropic/claude-3-5-sonnet-20240620": _FAMILY_CLAUDE_35,
-}
-_MODEL_KEYS_3_16: dict[str, str] = {
-    **_MODEL_KEYS_3_12,
-    "openai/gpt-5.1-2025-11-13": _FAMILY_GPT_51,
-    "azure/gpt-5.1-2025-11-13": _FAMILY_GPT_51,
-    "openai/gpt-5.2-2025-12-11": _FAMILY_GPT_52,
-    "azure/gpt-5.2-2025-12-11": _FAMILY_GPT_52,
-    "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0": _FAMILY_CLAUDE_45,
-    "anthropic/claude-sonnet-4-5-20250929": _FAMILY_CLAUDE_45,
-    "bedrock/anthropic.claude-sonnet-4-6": _FAMILY_CLAUDE_45,
-    "anthropic/claude-sonnet-4-6": _FAMILY_CLAUDE_45,
-}
-
-# Packaged files are named "<first version>__<Rasa file name>"; the newest epoch <= the version wins.
-_EPOCHS: dict[str, tuple[Version, ...]] = {
-    _V1_FILE: ((3, 10, 0), (3, 13, 0), (3, 16, 0)),
-    f"command_prompt_v2_{_FAMILY_GPT_4O}_template.jinja2": ((3, 12, 0), (3, 13, 0), (3, 15, 0), (3, 16, 0)),
-    f"command_prompt_v2_{_FAMILY_CLAUDE_35}_template.jinja2": (
-        (3, 12, 0),
-        (3, 13, 0),
-        (3, 15, 0),
-        (3, 16, 0),
-    ),
-    f"command_prompt_v3_{_FAMILY_GPT_4O}_template.jinja2": ((3, 13, 0), (3, 15, 0)),
-    f"command_prompt_v3_{_FAMILY_CLAUDE_35}_template.jinja2": ((3, 13, 0), (3, 15, 0)),
-    f"command_prompt_v2_{_FAMILY_GPT_51}_template.jinja2": ((3, 16, 0), (3, 16, 1)),
-    **{
-        f"command_prompt_{syntax}_{family}_template.jinja2": ((3, 16, 0),)
-        for syntax, family in (
-            ("v3", _FAMILY_GPT_51),
-            ("v2", _FAMILY_GPT_52),
-            ("v3", _FAMILY_GPT_52),
-            ("v2", _FAMILY_CLAUDE_45),
-            ("v3", _FAMILY_CLAUDE_45),
-        )
-    },
-}
-
-
-def _epoch_label(epoch: Version, rasa_file: str) -> str:
-    if rasa_file == f"command_prompt_v2_{_FAMILY_GPT_51}_template.jinja2":
-        # 3.16.0 still listed `hand over` in this one file; later patches do not
-        return "3.16.0" if epoch == (3, 16, 0) else "3.16"
-    return f"{epoch[0]}.{epoch[1]}"
-
 
 class TemplateNotAvailableError(LookupError):
     """The requested generator/template does not exist in that Rasa version."""
@@ -310,38 +253,36 @@ def template_file_name(
     ``"<provider>/<model>"`` (``"None/<model>"`` without provider) — in the version's table; no model
     or an unknown key gives the version's default (gpt-4o up to 3.15, gpt-5.1 from 3.16).
     """
-    version = parse_version(rasa_version)
+    profile = profile_for(rasa_version)
     if generator == "single_step":
-        return _V1_FILE
+        return V1_TEMPLATE_FILE
     if generator == "compact":
         syntax = "v2"
-        if version < (3, 12, 0):
+        if not profile.compact_generator:
             raise TemplateNotAvailableError("CompactLLMCommandGenerator exists from Rasa 3.12")
     elif generator == "search_ready":
         syntax = "v3"
-        if version < (3, 13, 0):
+        if not profile.search_ready_generator:
             raise TemplateNotAvailableError("SearchReadyLLMCommandGenerator exists from Rasa 3.13")
     else:
         raise TemplateNotAvailableError(f"unknown generator {generator!r}")
-    modern = version >= (3, 16, 0)
-    table = _MODEL_KEYS_3_16 if modern else _MODEL_KEYS_3_12
-    family = _FAMILY_GPT_51 if modern else _FAMILY_GPT_4O
+    family = profile.default_template_family
     if model:
         key = model if provider and provider in model else f"{provider}/{model}"
-        family = table.get(key, family)
-    return f"command_prompt_{syntax}_{family}_template.jinja2"
+        family = profile.template_families.get(key, family)
+    return modern_template_file(syntax, family)
 
 
 def packaged_template(rasa_file: str, rasa_version: str | Version) -> str:
     """The verbatim text of Rasa's template ``rasa_file`` as shipped in ``rasa_version``."""
-    version = parse_version(rasa_version)
-    epochs = _EPOCHS.get(rasa_file)
-    if epochs is None:
-        raise TemplateNotAvailableError(f"no packaged template {rasa_file!r}")
-    usable = [epoch for epoch in epochs if epoch <= version]
-    if not usable:
-        raise TemplateNotAvailableError(f"{rasa_file} does not exist in Rasa {version}")
-    return _read_packaged(f"{_epoch_label(usable[-1], rasa_file)}__{rasa_file}")
+    profile = profile_for(rasa_version)
+    try:
+        label = profile.template_revision(rasa_file)
+    except KeyError:
+        raise TemplateNotAvailableError(f"no packaged template {rasa_file!r}") from None
+    if label is None:
+        raise TemplateNotAvailableError(f"{rasa_file} does not exist in Rasa {profile.version_tuple}")
+    return _read_packaged(f"{label}__{rasa_file}")
 
 
 @lru_cache(maxsize=64)
@@ -438,8 +379,7 @@ def transcript_lines(
     rasa_version: str | Version,
 ) -> list[str]:
     """All readable-transcript lines of the turns (reference §9.4, modern §2.4 for 3.13.25+ bot lines)."""
-    version = parse_version(rasa_version)
-    with_buttons = version >= (3, 13, 25)
+    with_buttons = profile_for(rasa_version).transcript_buttons
     lines: list[str] = []
     for raw in turns:
         turn = _as_turn(raw)

@@ -39,15 +39,15 @@ from pytest_cmdgen.generator.prompt import (
     sanitize_message,
 )
 from pytest_cmdgen.generator.retrieval import effective_num_flows, order_prompt_flows
-from pytest_cmdgen.generator.versions import Version, parse_version
 from pytest_cmdgen.runtime import predicates
 from pytest_cmdgen.runtime.events import BotUttered, FlowStarted, UserUttered
 from pytest_cmdgen.runtime.stack import top_flow_frame
+from pytest_cmdgen.versions import Version, VersionProfile, parse_version, profile_for
 
 if TYPE_CHECKING:
     from pytest_cmdgen.llm.config import LLMConfig
     from pytest_cmdgen.llm.service import LLMService
-    from pytest_cmdgen.runtime.flows import Flow
+    from pytest_cmdgen.runtime.flows import Flow, FlowStep
     from pytest_cmdgen.runtime.interfaces import CommandRequest
     from pytest_cmdgen.runtime.project import Project
     from pytest_cmdgen.runtime.tracker import Tracker
@@ -108,6 +108,11 @@ class StateSettings:
         return parse_version(self.rasa_version)
 
     @property
+    def profile(self) -> VersionProfile:
+        """The version profile of ``rasa_version`` (patch number included)."""
+        return profile_for(self.rasa_version)
+
+    @property
     def date_time_enabled(self) -> bool:
         """Whether ``current_datetime`` reaches the template.
 
@@ -116,23 +121,22 @@ class StateSettings:
         """
         if self.include_date_time is False:
             return False
-        return self.custom_template or self.version >= (3, 15, 0)
+        return self.custom_template or self.profile.date_time_in_prompt
 
     @property
     def dedupe_flow_slots(self) -> bool:
-        """``flow_slots`` de-duplicated by (slot, description): 3.12.42, 3.13.25+, 3.14+ (not 3.13.9, ≤3.11)."""
-        version = self.version
-        return version >= (3, 14, 0) or (3, 12, 0) <= version < (3, 13, 0) or version >= (3, 13, 25)
+        """``flow_slots`` de-duplicated by (slot, description): 3.12, 3.13.25+, 3.14+ (not 3.13.9, ≤3.11)."""
+        return self.profile.dedupe_flow_slots
 
     @property
     def uses_mocked_datetime(self) -> bool:
         """The ``mocked_datetime`` slot overrides "now" (3.15+)."""
-        return self.version >= (3, 15, 0)
+        return self.profile.mocked_datetime_now
 
     @property
     def repeat_command_enabled(self) -> bool:
         """3.12 only: the v1 template's repeat line behind the ``RASA_PRO_BETA_REPEAT_COMMAND`` flag."""
-        return (3, 12, 0) <= self.version < (3, 13, 0) and os.environ.get(_REPEAT_BETA_ENV, "").lower() == "true"
+        return self.profile.repeat_command_beta_flag and os.environ.get(_REPEAT_BETA_ENV, "").lower() == "true"
 
     def tz(self) -> tzinfo:
         """The configured timezone (``UTC`` by default); raises ``ValueError`` for an unknown name."""
@@ -216,6 +220,19 @@ def prompt_slots(flow_id: str, project: Project, tracker: Tracker) -> tuple[Prom
             continue
         slots.append(PromptSlot(name, step.description, format_allowed_values(definition.type, definition.values)))
     return tuple(slots)
+
+
+def asked_collect_step(tracker: Tracker, project: Project) -> FlowStep | None:
+    """The collect step being asked: the current step of the topmost flow frame (called flows included)
+    when it is a ``collect`` step naming a slot, else None."""
+    frame = top_flow_frame(tracker.stack, ignore_collect=True, ignore_call=False)
+    if frame is None:
+        return None
+    flow = project.flows.get(frame.flow_id)
+    step = flow.step(frame.step_id) if flow is not None else None
+    if step is not None and step.kind == "collect" and step.collect:
+        return step
+    return None
 
 
 def document_slots(flow_id: str, project: Project) -> tuple[PromptSlot, ...]:
@@ -370,17 +387,14 @@ def build_prompt_state(
     flow_frame = top_flow_frame(tracker.stack, ignore_collect=True, ignore_call=True)
     if flow_frame is not None:
         current_flow = flow_frame.flow_id
-    step_frame = top_flow_frame(tracker.stack, ignore_collect=True, ignore_call=False)
-    if step_frame is not None:
-        flow = project.flows.get(step_frame.flow_id)
-        step = flow.step(step_frame.step_id) if flow is not None else None
-        if step is not None and step.kind == "collect" and step.collect:
-            current_slot = step.collect
-            current_slot_description = step.description
-            definition = domain.slots.get(step.collect)
-            if definition is not None:
-                current_slot_type = definition.type
-                current_slot_allowed_values = format_allowed_values(definition.type, definition.values)
+    asked_step = asked_collect_step(tracker, project)
+    if asked_step is not None and asked_step.collect:
+        current_slot = asked_step.collect
+        current_slot_description = asked_step.description
+        definition = domain.slots.get(asked_step.collect)
+        if definition is not None:
+            current_slot_type = definition.type
+            current_slot_allowed_values = format_allowed_values(definition.type, definition.values)
 
     flow_slots: list[FlowSlotState] = []
     if current_flow is not None:
@@ -430,6 +444,7 @@ __all__ = [
     "FlowRetriever",
     "RetrievalSettings",
     "StateSettings",
+    "asked_collect_step",
     "build_prompt_state",
     "document_slots",
     "is_link_only",

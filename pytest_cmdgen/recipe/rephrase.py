@@ -35,6 +35,7 @@ from pytest_cmdgen.recipe.conversation import AnnotatedStep, Conversation, Faile
 from pytest_cmdgen.recipe.conversation_yaml import CommandParser
 from pytest_cmdgen.recipe.substitute import substitute_user_messages
 from pytest_cmdgen.runtime.commands import Command
+from pytest_cmdgen.versions import profile_for
 from pytest_cmdgen.yamlio import MarkedDict, YamlSyntaxError, load_marked
 
 logger = logging.getLogger(__name__)
@@ -69,28 +70,12 @@ class RephraseAnswerError(RephraseError):
 # --- config ------------------------------------------------------------------------------------------------
 
 
-def _version_tuple(rasa_version: str) -> tuple[int, int]:
-    match = re.match(r"^\s*(\d+)\.(\d+)", rasa_version)
-    if not match:
-        raise ValueError(f"not a Rasa version: {rasa_version!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
 def default_rephrase_llm(rasa_version: str = "3.10") -> dict[str, Any]:
-    """The rephraser's default ``llm`` config of a Rasa version (reference §5.1, modern §3.2)."""
-    version = _version_tuple(rasa_version)
-    if version >= (3, 16):
-        return {
-            "provider": "openai",
-            "model": "gpt-5-mini-2025-08-07",
-            "timeout": 7,
-            "temperature": 1.0,
-            "max_completion_tokens": 4096,
-            "reasoning_effort": "minimal",
-        }
-    model = "gpt-4.1-mini-2025-04-14" if version >= (3, 13) else "gpt-4o-mini"
-    tokens_key = "max_tokens" if version < (3, 11) else "max_completion_tokens"
-    return {"provider": "openai", "model": model, "timeout": 7, "temperature": 0.0, tokens_key: 4096}
+    """The rephraser's default ``llm`` config of a Rasa version (reference §5.1, modern §3.2).
+
+    The table lives in the version profile (:attr:`~pytest_cmdgen.versions.VersionProfile.rephrase_llm`).
+    """
+    return dict(profile_for(rasa_version).rephrase_llm)
 
 
 def default_rephrase_template() -> str:

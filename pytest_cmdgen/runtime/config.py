@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_cmdgen.runtime.errors import ProjectError
-from pytest_cmdgen.runtime.yaml_lines import line_of, load_yaml_file
+from pytest_cmdgen.runtime.errors import ProjectError, load_project_yaml
+from pytest_cmdgen.yamlio import line_of
 
 GENERATOR_NAMES = (
     "SingleStepLLMCommandGenerator",
@@ -82,7 +82,7 @@ def load_config(path: Path) -> ProjectConfig:
     """Load config.yml; a missing file gives an empty config (no generator)."""
     if not path.exists():
         return ProjectConfig(raw={}, path=None)
-    data = load_yaml_file(path) or {}
+    data = load_project_yaml(path) or {}
     source = str(path)
     if not isinstance(data, dict):
         raise ProjectError(source, line_of(data), "config", "a mapping at the top level")

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_cmdgen.runtime.errors import ProjectError
+from pytest_cmdgen.runtime.errors import ProjectError, load_project_yaml
 from pytest_cmdgen.runtime.slots import SLOT_TYPES, SlotDefinition
-from pytest_cmdgen.runtime.yaml_lines import LineDict, line_of, load_yaml_file
+from pytest_cmdgen.yamlio import MarkedDict, line_of
 
 # Actions every Rasa assistant knows; flows may name them without listing them in the domain.
 DEFAULT_ACTIONS = (
@@ -109,7 +109,7 @@ def load_domain(path: Path) -> Domain:
         raise ProjectError(str(path), 0, "domain", "a domain file or directory (not found)")
     domain = Domain()
     for file in _domain_files(path):
-        data = load_yaml_file(file)
+        data = load_project_yaml(file)
         if data is None:
             continue
         if not isinstance(data, dict):
@@ -163,7 +163,7 @@ def parse_slot(name: str, spec: Any, source: str, line: int) -> SlotDefinition:
         raise ProjectError(source, line_of(spec, "mappings", line), f"slots.{name}.mappings", "a list of mappings")
     # Categorical values are stringified at load time; YAML null entries are dropped (§9.3).
     values = [str(v) for v in (spec.get("values") or []) if v is not None]
-    raw = dict(spec) if isinstance(spec, LineDict) else spec
+    raw = dict(spec) if isinstance(spec, MarkedDict) else spec
     return SlotDefinition(
         name=name,
         type=slot_type,

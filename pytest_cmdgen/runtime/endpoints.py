@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_cmdgen.runtime.errors import ProjectError
-from pytest_cmdgen.runtime.yaml_lines import line_of, load_yaml_file
+from pytest_cmdgen.runtime.errors import ProjectError, load_project_yaml
+from pytest_cmdgen.yamlio import line_of
 
 
 @dataclass
@@ -30,7 +30,7 @@ def load_endpoints(path: Path) -> Endpoints:
     """Load endpoints.yml; a missing file gives empty endpoints."""
     if not path.exists():
         return Endpoints()
-    data = load_yaml_file(path) or {}
+    data = load_project_yaml(path) or {}
     source = str(path)
     if not isinstance(data, dict):
         raise ProjectError(source, line_of(data), "endpoints", "a mapping at the top level")

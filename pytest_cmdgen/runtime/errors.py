@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from pytest_cmdgen.yamlio import YamlSyntaxError, load_marked_file
+
 
 class ProjectError(Exception):
     """A project file is missing or malformed; the message reads ``file:line: key: what was expected``."""
@@ -13,6 +18,19 @@ class ProjectError(Exception):
         self.expected = expected
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {key}: {expected}" if key else f"{where}: {expected}")
+
+
+def load_project_yaml(path: Path) -> Any:
+    """Read one project YAML file with positions (:mod:`pytest_cmdgen.yamlio`).
+
+    An unreadable file or invalid YAML becomes a :class:`ProjectError` naming the file and line.
+    """
+    try:
+        return load_marked_file(path)
+    except OSError as exc:
+        raise ProjectError(str(path), 0, "", f"cannot read file: {exc.strerror}") from None
+    except YamlSyntaxError as exc:
+        raise ProjectError(str(path), exc.mark.line if exc.mark else 0, "", exc.problem) from None
 
 
 class ActionError(Exception):

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_cmdgen.runtime.errors import ProjectError
+from pytest_cmdgen.runtime.errors import ProjectError, load_project_yaml
 from pytest_cmdgen.runtime.predicates import check_syntax
-from pytest_cmdgen.runtime.yaml_lines import LineDict, LineList, line_of, load_yaml_file
+from pytest_cmdgen.yamlio import MarkedDict, line_of
 
 START = "START"
 END = "END"
@@ -231,8 +231,8 @@ class _StepBuilder:
         step = FlowStep(id="", kind=kind, description=item.get("description"))
         self.steps.append(step)
         meta = dict(item.get("metadata") or {})
-        if isinstance(item, LineDict):
-            meta.setdefault("line_numbers", f"{item.start_line}-{max(item.start_line, item.end_line - 1)}")
+        if isinstance(item, MarkedDict):
+            meta.setdefault("line_numbers", f"{item.mark.line}-{max(item.mark.line, item.end_mark.line - 1)}")
         step.metadata = meta
         if kind == "collect":
             slot = item["collect"]
@@ -415,7 +415,7 @@ def load_flow_files(paths: list[Path]) -> list[Flow]:
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")) if path.is_dir() else [path]
         for file in files:
-            data = load_yaml_file(file)
+            data = load_project_yaml(file)
             if not is_flows_file(data):
                 continue
             for flow in parse_flows_document(data, str(file)):
@@ -466,7 +466,6 @@ __all__ = [
     "Flow",
     "FlowStep",
     "FlowsList",
-    "LineList",
     "NextLink",
     "Rejection",
     "load_flow_files",

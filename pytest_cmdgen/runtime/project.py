@@ -9,7 +9,7 @@ from pathlib import Path
 from pytest_cmdgen.runtime.config import ProjectConfig, load_config
 from pytest_cmdgen.runtime.domain import Domain, load_domain, merge_domain_dict
 from pytest_cmdgen.runtime.endpoints import Endpoints, load_endpoints
-from pytest_cmdgen.runtime.errors import ProjectError
+from pytest_cmdgen.runtime.errors import ProjectError, load_project_yaml
 from pytest_cmdgen.runtime.flows import (
     Flow,
     FlowsList,
@@ -18,8 +18,8 @@ from pytest_cmdgen.runtime.flows import (
     validate_flow_references,
 )
 from pytest_cmdgen.runtime.slots import SlotDefinition
-from pytest_cmdgen.runtime.yaml_lines import line_of, load_yaml_file
 from pytest_cmdgen.versions import VersionProfile, profile_for
+from pytest_cmdgen.yamlio import line_of
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -94,7 +94,7 @@ def _check_model_groups(config: ProjectConfig, endpoints: Endpoints) -> None:
 @lru_cache(maxsize=16)
 def _pattern_data(file_name: str) -> tuple[dict, str]:
     path = DATA_DIR / "patterns" / file_name
-    return load_yaml_file(path), str(path)
+    return load_project_yaml(path), str(path)
 
 
 def default_patterns(file_name: str) -> tuple[Domain, list[Flow]]:

@@ -6,8 +6,8 @@ import pytest
 
 from pytest_cmdgen.runtime.errors import ProjectError
 from pytest_cmdgen.runtime.project import Project
-from pytest_cmdgen.runtime.yaml_lines import load_yaml_text
 from pytest_cmdgen.versions import UnknownVersionError, profile_for
+from pytest_cmdgen.yamlio import Mark, load_marked
 from tests.runtime.conftest import ASSISTANTS, BASIC_DOMAIN, write_project
 
 
@@ -47,9 +47,9 @@ def test_telco_guard_and_controlled_slot():
 
 
 def test_yaml_positions():
-    data = load_yaml_text("a: 1\nb:\n  - x\n  - y: 2\n")
-    assert data.pos["b"] == (2, 1)
-    assert data["b"].pos[1] == (4, 5)
+    data = load_marked("a: 1\nb:\n  - x\n  - y: 2\n", "<string>")
+    assert data.key_mark("b") == Mark(2, 1)
+    assert data["b"].item_mark(1) == Mark(4, 5)
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
