@@ -80,6 +80,37 @@ def pytest_configure(config: pytest.Config) -> None:
                 config.args.append(str(path))
 
 
+def _cmdgen_requested(config: pytest.Config) -> bool:
+    """True if the user asked for the plugin: a ``--cmdgen-*`` option or a ``cmdgen_*`` ini key."""
+    return any(spec.cli and config.getoption(spec.dest) is not None for spec in OPTIONS) or any(
+        config.getini(spec.ini) for spec in OPTIONS
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    """One line naming the assistant, the Rasa version whose behaviour is reproduced (and why), the commands."""
+    if not _cmdgen_requested(config):
+        return None
+    from pytest_cmdgen.controller import controller_for
+    from pytest_cmdgen.errors import CmdgenInputError
+
+    settings = config.stash[SETTINGS_KEY]
+    try:
+        project = controller_for(config).engine.project()
+    except CmdgenInputError as exc:
+        return [f"cmdgen: {exc}"]
+    source = (
+        f"script {settings.command_script.name}"
+        if settings.command_script
+        else (project.config.generator.name if project.config.generator else "no command generator")
+    )
+    mode = ", preparing data" if settings.prepare else ""
+    return [
+        f"cmdgen: assistant {settings.assistant}, Rasa {project.profile.version} ({project.version_reason}), "
+        f"commands from {source}{mode}"
+    ]
+
+
 def _under_e2e_root(config: pytest.Config, file_path: Path) -> bool:
     roots = config.stash.get(_E2E_ROOTS_KEY, ())
     if not roots:

@@ -18,7 +18,8 @@ from pytest_cmdgen.runtime.flows import (
     validate_flow_references,
 )
 from pytest_cmdgen.runtime.slots import SlotDefinition
-from pytest_cmdgen.versions import VersionProfile, profile_for
+from pytest_cmdgen.runtime.version_inference import infer_project_version
+from pytest_cmdgen.versions import UnknownVersionError, VersionProfile, profile_for
 from pytest_cmdgen.yamlio import line_of
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -34,6 +35,7 @@ class Project:
     flows: FlowsList
     endpoints: Endpoints
     profile: VersionProfile
+    version_reason: str = "given"
 
     @classmethod
     def load(
@@ -50,7 +52,6 @@ class Project:
         root = Path(root)
         if not root.is_dir():
             raise ProjectError(str(root), 0, "project", "a Rasa project directory (not found)")
-        profile = profile_for(version)
         config = load_config(Path(config_path) if config_path else root / "config.yml")
         endpoints = load_endpoints(Path(endpoints_path) if endpoints_path else root / "endpoints.yml")
         domain = load_domain(Path(domain_path) if domain_path else _default_domain_path(root))
@@ -59,6 +60,15 @@ class Project:
             if not path.exists():
                 raise ProjectError(str(path), 0, "flows", "a flows file or directory (not found)")
         user_flows = load_flow_files(paths)
+        if version is None:
+            inferred = infer_project_version(config, endpoints, user_flows, domain.slots)
+            version, version_reason = inferred.version, f"inferred: {inferred.reason}"
+        else:
+            version_reason = "given"
+        try:
+            profile = profile_for(version)
+        except UnknownVersionError as exc:
+            raise ProjectError(str(root), 0, "rasa version", str(exc)) from None
         pattern_domain, pattern_flows = default_patterns(profile.patterns_file)
         domain.merge_defaults(pattern_domain)
         for name, slot_type in profile.builtin_slots:
@@ -67,7 +77,15 @@ class Project:
         flows = FlowsList(user_flows + [f for f in pattern_flows if f.id not in user_ids])
         validate_flow_references(flows)
         _check_model_groups(config, endpoints)
-        return cls(root=root, config=config, domain=domain, flows=flows, endpoints=endpoints, profile=profile)
+        return cls(
+            root=root,
+            config=config,
+            domain=domain,
+            flows=flows,
+            endpoints=endpoints,
+            profile=profile,
+            version_reason=version_reason,
+        )
 
 
 def _default_domain_path(root: Path) -> Path:

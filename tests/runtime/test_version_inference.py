@@ -1,0 +1,65 @@
+"""Inferring the Rasa version from the features a project uses, and stating it in the session header."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_cmdgen.runtime.project import Project
+from pytest_cmdgen.runtime.version_inference import VersionEvidence, infer_version
+from tests.support.paths import ASSISTANTS, EXAMPLES
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.mark.parametrize(
+    ("project", "version", "reason"),
+    [
+        (ASSISTANTS / "starterpack-retail-banking-en", "3.13", "inferred: uses SearchReadyLLMCommandGenerator"),
+        (
+            ASSISTANTS / "starterpack-telco-en",
+            "3.16",
+            "inferred: uses the gpt-5.1-2025-11-13 model for the command generator",
+        ),
+        (EXAMPLES / "car_rental", "3.10", "inferred: no feature newer than 3.10"),
+    ],
+)
+def test_projects_get_the_lowest_version_that_has_their_features(project: Path, version: str, reason: str) -> None:
+    loaded = Project.load(project)
+    assert (loaded.profile.version, loaded.version_reason) == (version, reason)
+
+
+def test_a_given_version_wins() -> None:
+    loaded = Project.load(EXAMPLES / "car_rental", "3.15")
+    assert (loaded.profile.version, loaded.version_reason) == ("3.15", "given")
+
+
+def test_the_newest_feature_decides_and_is_named() -> None:
+    inferred = infer_version(
+        [VersionEvidence("3.11", "model_groups in endpoints.yml"), VersionEvidence("3.12", "controlled slot mappings")]
+    )
+    assert inferred.version == "3.12"
+    assert inferred.reason == "uses controlled slot mappings"
+
+
+def test_compact_generator_and_date_time_keys(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    shutil.copytree(EXAMPLES / "car_rental", root)
+    config = (root / "config.yml").read_text()
+    config = config.replace("SingleStepLLMCommandGenerator", "CompactLLMCommandGenerator")
+    (root / "config.yml").write_text(config)
+    assert Project.load(root).profile.version == "3.12"
+    (root / "config.yml").write_text(
+        config.replace("    flow_retrieval:", "    include_date_time: true\n    flow_retrieval:")
+    )
+    assert Project.load(root).profile.version == "3.15"
+
+
+def test_the_session_header_states_the_version_and_why(pytester: pytest.Pytester) -> None:
+    shutil.copytree(EXAMPLES / "car_rental", pytester.path / "car_rental", ignore=shutil.ignore_patterns("conftest.py"))
+    result = pytester.runpytest("car_rental/tests", "--cmdgen-assistant", "car_rental", "--collect-only")
+    result.stdout.fnmatch_lines(
+        ["cmdgen: assistant *car_rental, Rasa 3.10 (inferred: no feature newer than 3.10), commands from *"]
+    )
