@@ -134,7 +134,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the selected test cases in the background so their LLM calls overlap (not on xdist workers,
     which get their items one batch at a time)."""
     items_module = sys.modules.get("pytest_cmdgen.items")  # imported only once an E2E file was collected
-    if items_module is None or hasattr(session.config, "workerinput"):
+    if items_module is None or hasattr(session.config, "workerinput") or session.config.option.collectonly:
         return
     e2e_items = [item for item in session.items if isinstance(item, items_module.E2EItem)]
     if e2e_items:
@@ -182,7 +182,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if controller is None:
         return
     is_worker = hasattr(session.config, "workerinput")
-    if controller.settings.prepare and not is_worker:
+    ran_tests = sum(controller.results.tests.values()) > 0  # nothing ran (--collect-only, all deselected): keep
+    if controller.settings.prepare and not is_worker and ran_tests:
         controller.write_datasets()
         if controller.write_error:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
