@@ -74,7 +74,7 @@ def render_summary(controller: Controller, terminalreporter: Any, verbosity: int
     """Write the summary section; with ``-q`` only errors; with ``-v`` the rejected paraphrases too."""
     if controller.write_error:
         terminalreporter.write_line(f"cmdgen: {controller.write_error}", red=True)
-    if verbosity < 0:
+    if verbosity < 0 or not sum(controller.results.tests.values()):
         return
     from rich.console import Console
     from rich.table import Table
