@@ -72,6 +72,7 @@ class Controller:
         self.write_error: str | None = None
         self.rejections: list[str] = []
         self.summary_output: RecipeOutput | None = None
+        self._prefetched_files: set[pytest.Collector | None] = set()
         self._engine: Engine | None = None
 
     @property
@@ -93,17 +94,29 @@ class Controller:
     # --- items ----------------------------------------------------------------------------------------
 
     def prefetch(self, items: list[pytest.Item]) -> None:
-        """Start every selected test case in the background, in order, so conversations overlap."""
-        from pytest_cmdgen.items import E2EItem
+        """Start the test cases of ``items`` in the background, in order, so conversations overlap; those
+        with selected rephrase sub-items are rephrased as soon as they are annotated."""
+        from pytest_cmdgen.items import E2EItem, RephraseItem
 
+        to_rephrase = {item.test_id for item in items if isinstance(item, RephraseItem)}
         for item in items:
-            if isinstance(item, E2EItem):
-                self.engine.submit(item.nodeid, item.suite, item.test_case)
+            if isinstance(item, E2EItem | RephraseItem):
+                test_id = item.nodeid if isinstance(item, E2EItem) else item.test_id
+                self.engine.submit(test_id, item.suite, item.test_case, rephrase=test_id in to_rephrase)
+
+    def prefetch_file(self, item: pytest.Item) -> None:
+        """On an xdist worker preparing data, start every test case of the item's file when its first item
+        runs: the file scheduler sends whole files, so they are all this worker's."""
+        if not (self.settings.prepare and is_xdist_worker(self.config)) or item.parent in self._prefetched_files:
+            return
+        self._prefetched_files.add(item.parent)
+        self.prefetch([other for other in item.session.items if other.parent is item.parent])
 
     def run_item(self, item: E2EItem) -> None:
         """Run one test case; raise ``E2EFailure`` if it fails, skip it if it cannot be judged here."""
         from pytest_cmdgen.items import E2EFailure
 
+        self.prefetch_file(item)
         self.results.sources[item.nodeid.rpartition("::")[0]] = str(item.path)
         try:
             outcome = self.engine.outcome(item.nodeid, item.suite, item.test_case)
@@ -131,6 +144,7 @@ class Controller:
         """Rephrase and validate one user turn's paraphrases; returns (kept, asked)."""
         from pytest_cmdgen.recipe.conversation import AnnotatedStep
 
+        self.prefetch_file(item)
         outcome = self.engine.outcome(item.test_id, item.suite, item.test_case)
         if not outcome.run.passed:
             pytest.skip("the test case did not pass: nothing to rephrase")

@@ -145,8 +145,12 @@ class Engine:
         builder = self.generator().render if self.settings.prepare else None
         return ScriptedCommandSource(self._script, prompt_builder=builder).for_test_case(test_id)
 
-    def run(self, test_id: str, suite: TestSuiteFile, test_case: TestCase) -> TestOutcome:
-        """Run one test case now, in this thread; annotate it when preparing data and it passed."""
+    def run(self, test_id: str, suite: TestSuiteFile, test_case: TestCase, rephrase: bool = False) -> TestOutcome:
+        """Run one test case now, in this thread; annotate it when preparing data and it passed.
+
+        With ``rephrase``, its rephrasing is queued as soon as it is annotated, so paraphrases of one
+        conversation are asked for while other conversations still run.
+        """
         from pytest_cmdgen.e2e.runner import build_agent, run_test_case
 
         project = self.project()
@@ -166,7 +170,10 @@ class Engine:
         conversation = None
         if self.settings.prepare and run.passed:
             conversation = self._annotate(test_id, test_case, run)
-        return TestOutcome(test_id, run, conversation)
+        outcome = TestOutcome(test_id, run, conversation)
+        if rephrase and conversation is not None and self.settings.num_rephrases > 0:
+            self.rephrased(outcome)
+        return outcome
 
     def _annotate(self, test_id: str, test_case: TestCase, run: TestRun) -> Conversation | None:
         from pytest_cmdgen.generator.prompt import readable_transcript
@@ -177,12 +184,15 @@ class Engine:
         transcript = readable_transcript(transcript_turns(run.tracker), self.project().profile.version, max_turns=None)
         return annotate_test_case(test_case, run.turns, transcript, test_id=test_id)
 
-    def submit(self, test_id: str, suite: TestSuiteFile, test_case: TestCase) -> Future[TestOutcome]:
-        """Run a test case in the background (once); the future holds its outcome or its error."""
+    def submit(
+        self, test_id: str, suite: TestSuiteFile, test_case: TestCase, rephrase: bool = False
+    ) -> Future[TestOutcome]:
+        """Run a test case in the background (once), then its rephrasing if asked; the future holds its
+        outcome or its error."""
         with self._lock:
             future = self._outcomes.get(test_id)
             if future is None:
-                future = self._pool_executor().submit(self.run, test_id, suite, test_case)
+                future = self._pool_executor().submit(self.run, test_id, suite, test_case, rephrase)
                 self._outcomes[test_id] = future
             return future
 

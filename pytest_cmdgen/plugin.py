@@ -131,16 +131,16 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the selected test cases in the background so their LLM calls overlap (not on xdist workers,
-    which get their items one batch at a time)."""
+    """Start the selected test cases in the background so their LLM calls overlap (xdist workers get their
+    items a file at a time and start them per file, see ``Controller.prefetch_file``)."""
     items_module = sys.modules.get("pytest_cmdgen.items")  # imported only once an E2E file was collected
     if items_module is None or hasattr(session.config, "workerinput") or session.config.option.collectonly:
         return
-    e2e_items = [item for item in session.items if isinstance(item, items_module.E2EItem)]
-    if e2e_items:
+    ours = [item for item in session.items if isinstance(item, items_module.E2EItem | items_module.RephraseItem)]
+    if ours:
         from pytest_cmdgen.controller import controller_for
 
-        controller_for(session.config).prefetch(e2e_items)
+        controller_for(session.config).prefetch(ours)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:

@@ -74,7 +74,7 @@ def test_writes_the_full_layout_with_the_summary(pytester: pytest.Pytester, llm:
     train = [json.loads(line) for line in files["4_train_test_split/ft_splits/train.jsonl"].splitlines()]
     assert train and set(train[0]) == {"prompt", "completion"}
     assert "test-key-not-a-secret" not in "".join(f.decode() for f in files.values())
-    result.stdout.fnmatch_lines(["*cmdgen summary*", "E2E tests*4 passed, 0 failed, 0 skipped*", "output*out*"])
+    result.stdout.fnmatch_lines(["*cmdgen summary*", "E2E tests*4 passed, 0 failed, 0 skipped*", "output *"])
 
 
 def test_a_second_run_answers_everything_from_the_cache(pytester: pytest.Pytester, llm: ScriptedLLMServer) -> None:
