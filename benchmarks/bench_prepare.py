@@ -1,0 +1,414 @@
+"""Benchmark: wall time of a whole ``--cmdgen-prepare`` run against its LLM-latency lower bound.
+
+A synthetic suite of E2E test cases for the car_rental example assistant (destinations, car types, dates
+and conversation lengths of 1 to 5 user turns varied) and the matching recorded annotations
+(``llm_commands`` and ``passing_rephrasings`` for every user turn) are generated into a temporary
+directory. A :class:`ScriptedLLMServer` with a fixed latency answers every command-generator, rephrase and
+validation prompt from them; pytest runs the suite in a subprocess with ``--cmdgen-prepare
+--cmdgen-cache-mode off`` (every call reaches the server) and the whole run is timed.
+
+The lower bound is ``max(longest chain x latency, total calls x latency / concurrency)``: the longest
+chain of one conversation is its annotation calls (one per user turn, in sequence), then its one rephrase
+call, then one round of validation calls (concurrent within a conversation); the total is the server's
+count of chat and embedding requests. The target is a ratio (wall / bound) of at most 1.5 at concurrency
+16. Besides wall time, the run's timeline (from the server's request log) shows where the time went.
+
+Run: ``python benchmarks/bench_prepare.py [--tests N] [--latency S] [--concurrency N] [--rephrases N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_cmdgen.testing.scripted_answers import parse_command_prompt, parse_rephrase_prompt
+from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "car_rental"
+TARGET = 1.5
+TESTS_PER_FILE = 25
+
+CITIES = (
+    "Basel", "Zurich", "Geneva", "Bern", "Lugano", "Lausanne", "Lucerne", "Zug", "Chur", "Sion",
+    "Thun", "Biel", "Aarau", "Olten", "Locarno", "Montreux", "Davos", "Winterthur", "Fribourg", "Neuchatel",
+)  # fmt: skip
+CARS = (("compact", "a compact car"), ("suv", "an SUV"), ("van", "a van"))
+RELATIVE_DATES = ("tomorrow", "next Monday", "on Friday", "this weekend", "next Tuesday", "the day after tomorrow")
+FIRST_DAY = datetime.date(2026, 1, 1)
+DESTINATION_WORDINGS = (
+    "I need a rental car in {city}",
+    "Can I rent a car in {city}?",
+    "I'd like to hire a car in {city}",
+    "do you have cars in {city}",
+    "looking for a rental in {city}",
+    "book me a car in {city}",
+    "I want to pick up a car in {city}",
+    "any rental cars left in {city}?",
+    "I'm after a hire car in {city}",
+)
+NAMES = (
+    "Anna", "Ben", "Carla", "David", "Elena", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Klara", "Luca",
+    "Mia", "Noah", "Olivia", "Paul", "Rosa", "Simon", "Tara", "Urs", "Vera", "Walter", "Yara", "Zoe",
+)  # fmt: skip
+GREETINGS = ("Hi, this is {name}. I want to rent a car", "Hello, {name} here, I'd like a rental car",
+             "Good morning, my name is {name} and I need a car")  # fmt: skip
+REPHRASE_FORMS = (
+    "Well, {m}",
+    "Okay so {m}",
+    "Hi there, {m}",
+    "Right, {m}",
+    "Let me say it again: {m}",
+    "Hmm, {m}",
+    "Quick note: {m}",
+    "Alright, {m}",
+)
+
+
+# ------------------------------------------------------------------------------------ the synthetic suite
+@dataclass
+class Turn:
+    """One user turn: the message, the commands the command generator answers, the bot's utterances."""
+
+    user: str
+    commands: list[str]
+    utters: list[str]
+
+
+@dataclass
+class Case:
+    """One generated E2E test case."""
+
+    name: str
+    turns: list[Turn]
+    cars_available: bool = True
+    file: str = ""
+
+
+@dataclass
+class Suite:
+    """The generated suite: its test cases and where things were written."""
+
+    root: Path
+    project: Path
+    tests_dir: Path
+    annotations: Path
+    cases: list[Case] = field(default_factory=list)
+
+    @property
+    def user_turns(self) -> int:
+        return sum(len(c.turns) for c in self.cases)
+
+    @property
+    def longest(self) -> int:
+        return max(len(c.turns) for c in self.cases)
+
+
+def _full_request(city: str, car: tuple[str, str], date: str) -> Turn:
+    return Turn(
+        f"I'd like {car[1]} in {city} {date}",
+        ["StartFlow(search_rental_car)", f"SetSlot(trip_destination, {city})", f"SetSlot(car_type, {car[0]})",
+         f"SetSlot(pickup_date, {date})"],
+        ["utter_ask_confirm_booking"],
+    )  # fmt: skip
+
+
+def _destination_turn(city: str, wording: int) -> Turn:
+    text = DESTINATION_WORDINGS[wording % len(DESTINATION_WORDINGS)].format(city=city)
+    if wording >= len(DESTINATION_WORDINGS):  # very large suites: keep the line unique all the same
+        text = f"{text} (trip {wording // len(DESTINATION_WORDINGS)})"
+    commands = ["StartFlow(search_rental_car)", f"SetSlot(trip_destination, {city})"]
+    return Turn(text, commands, ["utter_ask_car_type"])
+
+
+def _answer(yes: bool) -> Turn:
+    if yes:
+        return Turn("yes, book it", ["SetSlot(confirm_booking, True)"], ["utter_booking_confirmed"])
+    return Turn("no, don't book it", ["SetSlot(confirm_booking, False)"], ["utter_booking_declined"])
+
+
+def _car_turn(car: tuple[str, str]) -> Turn:
+    return Turn(f"{car[1]} please", [f"SetSlot(car_type, {car[0]})"], ["utter_ask_pickup_date"])
+
+
+def _date_turn(date: str) -> Turn:
+    return Turn(f"pick it up {date}", [f"SetSlot(pickup_date, {date})"], ["utter_ask_confirm_booking"])
+
+
+def make_case(i: int) -> Case:
+    """The i-th test case: one of eight shapes (1 to 5 user turns), destination, car, date and wording varied.
+
+    No two generated conversations share a prompt (so the service never merges identical in-flight calls
+    and every user turn is one call): the date is the test's own day, and each shape's opening line
+    combines a city or a name with a wording that changes every round of the cities (or names).
+    """
+    shape, j = i % 8, i // 8  # j: the test's number among those of its shape
+    city = CITIES[j % len(CITIES)]
+    wording = j // len(CITIES)
+    car = CARS[i % len(CARS)]
+    day = FIRST_DAY + datetime.timedelta(days=i)
+    date = f"on {day:%B} {day.day} {day.year}"
+    yes = j % 3 != 2
+    name = f"case {i:04d}"
+    if shape == 0:  # 1 turn: everything at once
+        return Case(name, [_full_request(city, car, date)])
+    if shape == 1:  # 1 turn: nothing available
+        turn = _full_request(city, car, date)
+        return Case(name, [Turn(turn.user, turn.commands, ["utter_no_cars"])], cars_available=False)
+    if shape == 2:  # 1 turn: opening hours
+        return Case(name, [Turn(f"is your desk in {city} open {date}?", ["StartFlow(opening_hours)"],
+                                ["utter_opening_hours"])])  # fmt: skip
+    if shape == 3:  # 2 turns: everything at once, then confirm or decline
+        return Case(name, [_full_request(city, car, date), _answer(yes)])
+    if shape in (4, 5):  # 3 turns: destination, car, date (4 turns: then confirm or decline)
+        opening = _destination_turn(city, 3 * wording + shape - 4)
+        turns = [opening, _car_turn(car), _date_turn(date)]
+        return Case(name, turns + ([_answer(yes)] if shape == 5 else []))
+    if shape == 6:  # 5 turns: start, destination, car, date, answer
+        person = NAMES[j % len(NAMES)]
+        start = GREETINGS[(j // len(NAMES)) % len(GREETINGS)].format(name=person)
+        return Case(
+            name,
+            [
+                Turn(start, ["StartFlow(search_rental_car)"], ["utter_ask_trip_destination"]),
+                Turn(city, [f"SetSlot(trip_destination, {city})"], ["utter_ask_car_type"]),
+                _car_turn(car),
+                _date_turn(date),
+                _answer(yes),
+            ],
+        )
+    # 5 turns with an interruption: destination, opening hours, car, date, answer
+    question = f"when are your desks open {RELATIVE_DATES[j % len(RELATIVE_DATES)]}?"
+    return Case(
+        name,
+        [
+            _destination_turn(city, 3 * wording + 2),
+            Turn(
+                question,
+                ["StartFlow(opening_hours)"],
+                ["utter_opening_hours", "utter_flow_continue_interrupted", "utter_ask_car_type"],
+            ),  # fmt: skip
+            _car_turn(car),
+            _date_turn(date),
+            _answer(yes),
+        ],
+    )
+
+
+def rephrasings_of(message: str, count: int) -> list[str]:
+    """``count`` paraphrases of ``message``, each unique to it (so the server maps it back to one turn)."""
+    out = []
+    for k in range(count):
+        text = REPHRASE_FORMS[k % len(REPHRASE_FORMS)].format(m=message)
+        if k >= len(REPHRASE_FORMS):
+            text = f"{text} (take {k // len(REPHRASE_FORMS) + 1})"
+        out.append(text)
+    return out
+
+
+def generate_suite(root: Path, tests: int, rephrases: int) -> Suite:
+    """Write the project copy, the E2E test files and the recorded annotations under ``root``."""
+    project = root / "project"
+    skip = shutil.ignore_patterns("tests", "conftest.py", "commands.yml", "__pycache__")
+    shutil.copytree(EXAMPLE, project, ignore=skip)  # config, domain, data, endpoints
+    tests_dir = root / "e2e"
+    tests_dir.mkdir()
+    (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # pins the rootdir: test ids e2e/...
+    suite = Suite(root, project, tests_dir, root / "annotations.yml")
+    suite.cases = [make_case(i) for i in range(tests)]
+    conversations: list[dict[str, Any]] = []
+    for start in range(0, tests, TESTS_PER_FILE):
+        batch = suite.cases[start : start + TESTS_PER_FILE]
+        file = f"e2e/suite_{start // TESTS_PER_FILE:03d}.yml"
+        stubs: dict[str, Any] = {
+            "action_check_availability": {"events": [{"event": "slot", "name": "cars_available", "value": True}]}
+        }
+        test_cases = []
+        for case in batch:
+            case.file = file
+            if not case.cars_available:
+                stubs[f"{case.name}::action_check_availability"] = {
+                    "events": [{"event": "slot", "name": "cars_available", "value": False}]
+                }
+            steps: list[dict[str, str]] = []
+            for turn in case.turns:
+                steps.append({"user": turn.user})
+                steps.extend({"utter": u} for u in turn.utters)
+            test_cases.append({"test_case": case.name, "steps": steps})
+            conversations.append(
+                {
+                    "original_test_case": f"{file}::{case.name}",
+                    "steps": [
+                        {
+                            "user": turn.user,
+                            "llm_commands": turn.commands,
+                            "passing_rephrasings": rephrasings_of(turn.user, max(rephrases, 1)),
+                        }
+                        for turn in case.turns
+                    ],
+                }
+            )
+        document = {"stub_custom_actions": stubs, "test_cases": test_cases}
+        (root / file).write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    suite.annotations.write_text(
+        yaml.safe_dump({"conversations": conversations}, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    return suite
+
+
+# ------------------------------------------------------------------------------------ running and timing
+def classify(server: ScriptedLLMServer, prompt: str) -> str:
+    """``rephrase``, ``annotation`` (the latest message is a test's own) or ``validation`` (a paraphrase)."""
+    if parse_rephrase_prompt(prompt) is not None:
+        return "rephrase"
+    conversation = parse_command_prompt(prompt)
+    if conversation is None:
+        return "other"
+    match = server.index.match(conversation)
+    if match is None:
+        return "unmatched"
+    return "annotation" if match.kind == "original" else "validation"
+
+
+def run(
+    tests: int,
+    latency: float,
+    concurrency: int,
+    rephrases: int,
+    keep: Path | None = None,
+    extra_args: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Generate the suite, run pytest against the scripted server, and measure."""
+    tmp = Path(tempfile.mkdtemp(prefix="cmdgen-bench-prepare-")) if keep is None else keep
+    try:
+        started = time.perf_counter()
+        suite = generate_suite(tmp, tests, rephrases)
+        generated = time.perf_counter() - started
+        with ScriptedLLMServer(annotations=suite.annotations, latency=latency) as server:
+            env = dict(os.environ, OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-bench-prepare")
+            command = [
+                sys.executable, "-m", "pytest", str(suite.tests_dir),
+                "--cmdgen-assistant", str(suite.project),
+                "--cmdgen-prepare", "--cmdgen-cache-mode", "off",
+                "--cmdgen-concurrency", str(concurrency),
+                "--cmdgen-num-rephrases", str(rephrases),
+                "--cmdgen-out", str(tmp / "out"),
+                "-q", "-p", "no:cacheprovider", *extra_args,
+            ]  # fmt: skip
+            t0 = time.time()
+            start = time.perf_counter()
+            proc = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, check=False)
+            wall = time.perf_counter() - start
+            t1 = time.time()
+            requests = list(server.requests)
+            counts = dict(server.counts)
+            max_observed = server.max_concurrency_observed
+            kinds = [(r.received_at, classify(server, r.prompt) if r.endpoint == "chat" else r.endpoint)
+                     for r in requests if r.endpoint in ("chat", "embeddings")]  # fmt: skip
+    finally:
+        if keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    total = counts.get("chat", 0) + counts.get("embeddings", 0)
+    chain = suite.longest + (2 if rephrases > 0 else 0)
+    bound_chain = chain * latency
+    bound_throughput = total * latency / concurrency
+    bound = max(bound_chain, bound_throughput)
+    tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    by_kind: dict[str, list[float]] = {}
+    for at, kind in kinds:
+        by_kind.setdefault(kind, []).append(at - t0)
+    expected = suite.user_turns * (1 + rephrases) + (len(suite.cases) if rephrases > 0 else 0)
+    return {
+        "tests": len(suite.cases),
+        "user_turns": suite.user_turns,
+        "longest_turns": suite.longest,
+        "latency": latency,
+        "concurrency": concurrency,
+        "rephrases": rephrases,
+        "generated_s": generated,
+        "wall_s": wall,
+        "end_s": t1 - t0,
+        "total_calls": total,
+        "expected_calls": expected,
+        "counts": counts,
+        "chain_calls": chain,
+        "bound_chain_s": bound_chain,
+        "bound_throughput_s": bound_throughput,
+        "bound_s": bound,
+        "ratio": wall / bound if bound else float("inf"),
+        "mean_in_flight": total * latency / wall if wall else 0.0,
+        "max_in_flight": max_observed,
+        "timeline": {k: (min(v), max(v), len(v)) for k, v in sorted(by_kind.items())},
+        "returncode": proc.returncode,
+        "pytest_tail": tail,
+        "pytest_output": proc.stdout + proc.stderr,
+        "item_outcomes": _outcomes(tail),
+    }
+
+
+def _outcomes(tail: str) -> dict[str, int]:
+    return {word: int(number) for number, word in re.findall(r"(\d+) (passed|failed|skipped|error|errors)", tail)}
+
+
+def report(result: dict[str, Any]) -> None:
+    """Print the figures of one run."""
+    r = result
+    print(f"tests={r['tests']} user turns={r['user_turns']} (longest {r['longest_turns']}) latency={r['latency']}s "
+          f"concurrency={r['concurrency']} rephrases={r['rephrases']} cache=off")  # fmt: skip
+    print(f"pytest:           rc={r['returncode']}  {r['pytest_tail']}")
+    print(f"wall time:        {r['wall_s']:.2f} s  (suite generation {r['generated_s']:.2f} s, not timed)")
+    print(f"LLM calls:        {r['total_calls']} (chat {r['counts'].get('chat', 0)}, embeddings "
+          f"{r['counts'].get('embeddings', 0)}; expected {r['expected_calls']})")  # fmt: skip
+    print(f"bound:            {r['bound_s']:.2f} s  = max(chain {r['chain_calls']}x{r['latency']} = "
+          f"{r['bound_chain_s']:.2f}, {r['total_calls']}x{r['latency']}/{r['concurrency']} = "
+          f"{r['bound_throughput_s']:.2f})")  # fmt: skip
+    print(f"ratio:            {r['ratio']:.2f}  (target <= {TARGET} at concurrency 16)")
+    print(f"in flight:        mean {r['mean_in_flight']:.1f}, max {r['max_in_flight']} (limit {r['concurrency']})")
+    print("timeline (s after start: first request, last request, count):")
+    for kind, (first, last, count) in r["timeline"].items():
+        print(f"  {kind:<11} {first:7.2f} {last:7.2f} {count:6d}")
+    print(f"  {'exit':<11} {r['end_s']:7.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures; exit status 1 on a pytest failure or a missed target."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=200, help="number of generated E2E test cases")
+    parser.add_argument("--latency", type=float, default=0.3, help="scripted server latency per request (s)")
+    parser.add_argument("--concurrency", type=int, default=16, help="--cmdgen-concurrency")
+    parser.add_argument("--rephrases", type=int, default=3, help="--cmdgen-num-rephrases")
+    parser.add_argument("--keep", type=Path, default=None, help="generate into this (new) directory and keep it")
+    parser.add_argument(
+        "--pytest-args", default="", help="extra pytest arguments, one string (e.g. to try a fix: '-p my_patch')"
+    )
+    args = parser.parse_args(argv)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=False)
+    extra = shlex.split(args.pytest_args)
+    result = run(args.tests, args.latency, args.concurrency, args.rephrases, args.keep, extra)
+    report(result)
+    outcomes = result["item_outcomes"]
+    if result["returncode"] != 0 or outcomes.get("failed") or outcomes.get("skipped") or outcomes.get("error"):
+        print(result["pytest_output"][-4000:], file=sys.stderr)
+        print("FAILED: the generated suite did not pass cleanly", file=sys.stderr)
+        return 1
+    if result["total_calls"] != result["expected_calls"] or "unmatched" in result["timeline"]:
+        print("WARNING: call count differs from the expected count (some turn was not answered as recorded)")
+    return 0 if result["concurrency"] != 16 or result["ratio"] <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
