@@ -27,13 +27,9 @@ from typing import Any
 
 import yaml
 
+from pytest_cmdgen.generator.prompt import component_syntax
 from pytest_cmdgen.runtime.errors import CommandSourceError
-from pytest_cmdgen.runtime.interfaces import CommandPrediction
-
-#: The DSL the starter packs' SearchReadyLLMCommandGenerator writes.
-DEFAULT_SYNTAX = "v3"
-#: The Rasa version used for parsing when the request does not carry one.
-DEFAULT_RASA_VERSION = "3.13.0"
+from pytest_cmdgen.runtime.interfaces import CommandPrediction, CommandRequest
 
 
 class ScriptError(CommandSourceError):
@@ -143,81 +139,6 @@ def case_id(test_case: Any) -> str:
     return f"{Path(test_case.file).as_posix()}::{test_case.name}"
 
 
-# --- reading the runtime's CommandRequest (duck-typed: the runtime owns the type) ----------------------
-
-
-def _first(obj: Any, names: Sequence[str]) -> Any:
-    for name in names:
-        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None
-
-
-def request_text(request: Any) -> str:
-    """The user text of a command request (``request.message.text`` or ``request.text``)."""
-    message = _first(request, ("message",))
-    text = _first(message, ("text",)) if message is not None else None
-    if text is None:
-        text = _first(request, ("text", "user_text"))
-    return str(text or "").strip()
-
-
-def request_flow_ids(request: Any) -> list[str] | None:
-    """The ids of the flows available to the generator for this request, if the request says."""
-    flows = _first(request, ("available_flow_ids", "available_flows", "startable_flows", "flows"))
-    if flows is None:
-        project = _first(request, ("project",))
-        flows = _first(project, ("flows",)) if project is not None else None
-    if flows is None:
-        return None
-    ids: list[str] = []
-    for flow in flows if not isinstance(flows, dict) else flows.values():
-        flow_id = flow if isinstance(flow, str) else _first(flow, ("id", "flow_id"))
-        if flow_id:
-            ids.append(str(flow_id))
-    return ids
-
-
-def request_version(request: Any) -> tuple[str, str]:
-    """``(syntax, rasa_version)`` from the request's version profile (defaults: v3, 3.13.0)."""
-    profile = _first(request, ("profile", "version_profile"))
-    if profile is None:
-        project = _first(request, ("project",))
-        profile = _first(project, ("profile",)) if project is not None else None
-    syntax = _first(request, ("syntax",)) or (_first(profile, ("syntax", "dsl")) if profile is not None else None)
-    if syntax is None:
-        syntax = generator_syntax(request)
-    version = _first(profile, ("rasa_version", "version")) if profile is not None else None
-    return str(syntax or DEFAULT_SYNTAX), str(version or DEFAULT_RASA_VERSION)
-
-
-#: The DSL of each LLM command generator class.
-GENERATOR_SYNTAX = {
-    "SingleStepLLMCommandGenerator": "v1",
-    "LLMCommandGenerator": "v1",
-    "CompactLLMCommandGenerator": "v2",
-    "SearchReadyLLMCommandGenerator": "v3",
-}
-
-
-def generator_syntax(request: Any) -> str | None:
-    """The DSL of the project's configured command generator (``config.yml`` pipeline), if known."""
-    project = _first(request, ("project",))
-    config = _first(project, ("config",)) if project is not None else None
-    generator = _first(config, ("generator",)) if config is not None else None
-    name = _first(generator, ("name",)) if generator is not None else None
-    if not isinstance(name, str):
-        return None
-    return GENERATOR_SYNTAX.get(name.rpartition(".")[2])
-
-
-def request_sender(request: Any) -> str | None:
-    """The conversation's sender id, if the request carries the tracker."""
-    tracker = _first(request, ("tracker",))
-    return _first(tracker, ("sender_id",)) if tracker is not None else None
-
-
 #: ``parse(dsl_text, syntax, available_flow_ids, rasa_version) -> commands``.
 Parser = Callable[[str, str, Sequence[str], str], list[Any]]
 
@@ -256,20 +177,20 @@ class ScriptedCommandSource:
             self.script, test_id, strict=self.strict, parser=self.parser, prompt_builder=self.prompt_builder
         )
 
-    def _resolve(self, request: Any) -> ScriptedConversation:
+    def _resolve(self, request: CommandRequest) -> ScriptedConversation:
         if self._conversation is not None:
             return self._conversation
         conv = self.script.find(self.test_id) if self.test_id else None
         if conv is None and self.test_id is None:
-            sender = request_sender(request) or ""
+            sender = request.tracker.sender_id
             matches = [c for c in self.script.conversations if sender.startswith(f"{c.name}_")]
             conv = max(matches, key=lambda c: len(c.name)) if matches else None
         if conv is None:
-            raise ScriptError(f"no command script for test case {self.test_id or request_sender(request)!r}")
+            raise ScriptError(f"no command script for test case {self.test_id or request.tracker.sender_id!r}")
         self._conversation = conv
         return conv
 
-    def lookup(self, text: str, request: Any = None) -> tuple[str, ...] | None:
+    def lookup(self, text: str, request: CommandRequest) -> tuple[str, ...] | None:
         """The DSL lines answering ``text`` (moving the cursor past them), or None."""
         conv = self._resolve(request)
         for index in range(self._cursor, len(conv.steps)):
@@ -279,9 +200,9 @@ class ScriptedCommandSource:
                 return step.llm_commands
         return None
 
-    def predict(self, request: Any) -> CommandPrediction:
+    def predict(self, request: CommandRequest) -> CommandPrediction:
         """The scripted commands for the request's message (parsed like an LLM answer)."""
-        text = request_text(request)
+        text = request.text.strip()
         lines = self.lookup(text, request)
         if lines is None:
             if self.strict:
@@ -292,9 +213,10 @@ class ScriptedCommandSource:
                 )
             lines = ()
         self.answered.append((text, lines))
-        syntax, version = request_version(request)
-        flow_ids = request_flow_ids(request) or []
-        commands = self.parser("\n".join(lines), syntax, flow_ids, version) if lines else []
+        generator = request.project.config.generator
+        syntax = component_syntax(generator.name if generator else None)
+        flow_ids = sorted(request.available_flow_ids)
+        commands = self.parser("\n".join(lines), syntax, flow_ids, request.profile.version) if lines else []
         prompt = self.prompt_builder(request) if self.prompt_builder else None
         return CommandPrediction(
             commands=list(commands),
@@ -311,8 +233,5 @@ __all__ = [
     "ScriptedConversation",
     "ScriptedStep",
     "default_parser",
-    "request_flow_ids",
-    "request_text",
-    "request_version",
     "case_id",
 ]

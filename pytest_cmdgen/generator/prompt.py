@@ -15,9 +15,12 @@ from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
+
+if TYPE_CHECKING:
+    from pytest_cmdgen.generator.grammar import Syntax
 
 from pytest_cmdgen.versions import V1_TEMPLATE_FILE, Version, modern_template_file, profile_for
 
@@ -31,6 +34,15 @@ GENERATOR_CLASS_NAMES: dict[str, GeneratorName] = {
     "SearchReadyLLMCommandGenerator": "search_ready",
 }
 """``config.yml`` component names → generator kind."""
+
+
+def component_syntax(component_name: str | None) -> Syntax:
+    """The command syntax of a ``config.yml`` generator component (a dotted path's class name counts); v1 if
+    the component is not one of the LLM command generators."""
+    from pytest_cmdgen.generator.grammar import GENERATOR_SYNTAX
+
+    kind = GENERATOR_CLASS_NAMES.get((component_name or "").rpartition(".")[2], "single_step")
+    return GENERATOR_SYNTAX[kind]
 
 TRANSCRIPT_MAX_TURNS = 20
 """Lines of history Rasa keeps in the prompt (before the latest message is appended)."""

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,38 +13,28 @@ from pytest_cmdgen.e2e.scripted_commands import CommandScript, ScriptedCommandSo
 from pytest_cmdgen.generator.grammar import parse_commands
 from pytest_cmdgen.runtime.commands import SetSlot, StartFlow
 from pytest_cmdgen.runtime.events import UserUttered
+from pytest_cmdgen.runtime.interfaces import CommandRequest
+from pytest_cmdgen.runtime.project import Project
+from pytest_cmdgen.runtime.tracker import Tracker
 from tests.support.starter_actions import ASSISTANTS
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "support" / "scripts"
 PACKS = {"banking": "starterpack-retail-banking-en", "telco": "starterpack-telco-en"}
 
 
-@dataclass
-class Profile:
-    version: str = "3.13"
+BANKING = Project.load(ASSISTANTS / "starterpack-retail-banking-en", "3.13")  # SearchReady: v3 syntax
 
 
-@dataclass
-class Flow:
-    id: str
-
-
-@dataclass
-class Tracker:
-    sender_id: str = "case one_2024-01-01 00:00:00"
-
-
-@dataclass
-class Request:
-    message: UserUttered
-    available_flows: list[Flow] = field(default_factory=lambda: [Flow("transfer_money"), Flow("list_payees")])
-    profile: Profile = field(default_factory=Profile)
-    tracker: Tracker = field(default_factory=Tracker)
-    project: Any = None
-
-
-def req(text: str) -> Request:
-    return Request(message=UserUttered(text=text))
+def req(text: str) -> CommandRequest:
+    flows = [BANKING.flows.get(flow_id) for flow_id in ("transfer_money", "list_payees")]
+    return CommandRequest(
+        message=UserUttered(text=text),
+        tracker=Tracker("case one_2024-01-01 00:00:00", BANKING.domain),
+        project=BANKING,
+        available_flows=flows,
+        startable_flows=flows,
+        profile=BANKING.profile,
+    )
 
 
 SCRIPT = CommandScript.from_data(
