@@ -100,10 +100,10 @@ def resolve_model_group(group_id: str, endpoints: Any, component: str = "LLMComm
     models = group.get("models")
     if not isinstance(models, list) or not models or not all(isinstance(m, Mapping) for m in models):
         raise ModelGroupError(f"The model group '{group_id}' in endpoints.yml needs a non-empty `models` list.")
-    if len(models) > 1 and not group.get("router"):
+    if group.get("router"):
         raise ModelGroupError(
-            f"You defined multiple models for the model group '{group_id}', but no router. If a model group "
-            "contains multiple models, a router must be defined."
+            f"The model group '{group_id}' configures a router; pytest-cmdgen sends every call to one model and "
+            "does not route between models. Point the component at a group with one model."
         )
     group["models"] = [dict(m) for m in models]
     return group

@@ -48,7 +48,16 @@ def load_endpoints(path: Path) -> Endpoints:
             raise ProjectError(
                 source, line_of(raw_groups, index), f"model_groups[{index}]", "a mapping with `id` and a `models` list"
             )
-        groups[str(group["id"])] = [dict(m) for m in group["models"]]
+        group_id = str(group["id"])
+        if group_id in groups:
+            first = next(i for i, g in enumerate(raw_groups) if str(g.get("id")) == group_id)
+            raise ProjectError(
+                source,
+                line_of(group, "id"),
+                f"model_groups[{index}].id",
+                f"a unique model group id ({group_id!r} is also defined on line {line_of(raw_groups, first)})",
+            )
+        groups[group_id] = [dict(m) for m in group["models"]]
     nlg = data.get("nlg") or {}
     if not isinstance(nlg, dict):
         raise ProjectError(source, line_of(data, "nlg"), "nlg", "a mapping")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pytest_cmdgen.runtime.config import ProjectConfig, load_config
 from pytest_cmdgen.runtime.domain import Domain, load_domain, merge_domain_dict
@@ -95,17 +96,57 @@ def _default_domain_path(root: Path) -> Path:
     return root / "domain"
 
 
+def _llm_blocks(config: ProjectConfig, endpoints: Endpoints) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every LLM/embeddings client config of the project: (file, key path, block)."""
+    config_file = str(config.path) if config.path else "config.yml"
+    blocks: list[tuple[str, str, dict[str, Any]]] = []
+    for component in list(config.pipeline) + list(config.policies):
+        name = str(component.get("name"))
+        retrieval = component.get("flow_retrieval")
+        candidates = [(f"{name}.{key}", component.get(key)) for key in ("llm", "embeddings")]
+        if isinstance(retrieval, dict):
+            candidates.append((f"{name}.flow_retrieval.embeddings", retrieval.get("embeddings")))
+        blocks += [(config_file, path, block) for path, block in candidates if isinstance(block, dict) and block]
+    nlg_llm = endpoints.nlg.get("llm")
+    if isinstance(nlg_llm, dict) and nlg_llm:
+        blocks.append((str(endpoints.path or "endpoints.yml"), "nlg.llm", nlg_llm))
+    return blocks
+
+
 def _check_model_groups(config: ProjectConfig, endpoints: Endpoints) -> None:
-    components = list(config.pipeline) + list(config.policies)
-    for component in components:
-        llm = component.get("llm")
-        if isinstance(llm, dict) and "model_group" in llm and str(llm["model_group"]) not in endpoints.model_groups:
-            source = str(config.path) if config.path else "config.yml"
+    """Rasa's model-group rules (rasa-modern-generators §1.1): known ids, one style for every component,
+    and, beyond Rasa, no router (this tool uses one model per group and says so instead of guessing)."""
+    blocks = _llm_blocks(config, endpoints)
+    referencing = [b for b in blocks if "model_group" in b[2]]
+    inline = [b for b in blocks if "model_group" not in b[2]]
+    if referencing and inline:
+        source, path, block = inline[0]
+        raise ProjectError(
+            source,
+            line_of(block),
+            path,
+            "a model_group reference like the other components: Rasa does not allow mixing model_group "
+            "references with LLM configs written inline",
+        )
+    raw_groups = endpoints.raw.get("model_groups") or []
+    for source, path, block in referencing:
+        group_id = str(block["model_group"])
+        if group_id not in endpoints.model_groups:
+            defined = ", ".join(endpoints.model_groups) or "none"
             raise ProjectError(
                 source,
-                line_of(llm, "model_group"),
-                f"{component.get('name')}.llm.model_group",
-                f"a model group defined in endpoints.yml (no group {llm['model_group']!r})",
+                line_of(block, "model_group"),
+                f"{path}.model_group",
+                f"a model group defined in endpoints.yml (no group {group_id!r}; defined: {defined})",
+            )
+        group = next(g for g in raw_groups if str(g.get("id")) == group_id)
+        if "router" in group:
+            raise ProjectError(
+                str(endpoints.path or "endpoints.yml"),
+                line_of(group, "router"),
+                f"model_groups[{group_id}].router",
+                "no router: pytest-cmdgen sends every call to the group's first model and does not route "
+                "between models; point the component at a group with one model",
             )
 
 

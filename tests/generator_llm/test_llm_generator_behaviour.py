@@ -63,7 +63,7 @@ def test_model_group_resolves_to_first_model_merged_over_version_defaults() -> N
     assert config.temperature == 0.0 and config.timeout == 7.0
     assert config.max_tokens == 256 and config.max_tokens_param == "max_completion_tokens"
     assert config.extra == {"top_p": 0.0}
-    assert resolved_llm_block({"model_group": "routed"}, GROUPS) == {"model": "a"}
+    assert resolved_llm_block({"model_group": "pool"}, GROUPS) == {"model": "a"}  # several models, no router
 
 
 def test_model_group_errors_use_rasas_wording() -> None:
@@ -73,8 +73,8 @@ def test_model_group_errors_use_rasas_wording() -> None:
         generator_llm_config({"model_group": "g1"}, {}, "compact", "3.13")
     with pytest.raises(ModelGroupError, match="No other parameters are allowed"):
         generator_llm_config({"model_group": "g1", "temperature": 1}, GROUPS, "compact", "3.13")
-    with pytest.raises(ModelGroupError, match="multiple models for the model group 'pool', but no router"):
-        generator_llm_config({"model_group": "pool"}, GROUPS, "compact", "3.13")
+    with pytest.raises(ModelGroupError, match="'routed' configures a router; pytest-cmdgen .* does not route"):
+        generator_llm_config({"model_group": "routed"}, GROUPS, "compact", "3.13")
     with pytest.raises(ModelGroupError, match="Multiple model groups with that id"):
         generator_llm_config({"model_group": "dup"}, GROUPS, "compact", "3.13")
 
