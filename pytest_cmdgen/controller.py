@@ -215,7 +215,10 @@ class Controller:
         )
         self.summary_output = output
         try:
-            self.written = write_output(self.settings.out, output, serialize, self.settings.output_format)
+            # hf_dataset/ is added when the `datasets` package is installed (the train extra has it).
+            self.written = write_output(
+                self.settings.out, output, serialize, self.settings.output_format, hf_dataset=True
+            )
         except OSError as exc:
             self.write_error = f"could not write {self.settings.out}: {exc}"
 

@@ -64,6 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Resolve settings once; make the ini ``cmdgen_e2e_paths`` part of what is collected."""
     settings = settings_from_config(config)
     config.stash[SETTINGS_KEY] = settings
+    if settings.prepare and settings.rephrase_config is not None:
+        _check_rephrase_config(settings.rephrase_config)
     from pytest_cmdgen.testing import fixtures
 
     config.pluginmanager.register(fixtures, "cmdgen-fixtures")
@@ -78,6 +80,19 @@ def pytest_configure(config: pytest.Config) -> None:
         for path in settings.e2e_paths:
             if not any(path == k or k in path.parents for k in known):
                 config.args.append(str(path))
+
+
+def _check_rephrase_config(path: Path) -> None:
+    """A bad --cmdgen-rephrase-config is a usage error before anything runs, as Rasa checks it first."""
+    from pytest_cmdgen.errors import CmdgenInputError
+    from pytest_cmdgen.recipe.rephrase import load_rephrase_config
+
+    if not path.is_file():
+        raise pytest.UsageError(f"--cmdgen-rephrase-config: no such file: {path}")
+    try:
+        load_rephrase_config(path)
+    except CmdgenInputError as exc:
+        raise pytest.UsageError(f"--cmdgen-rephrase-config: {exc}") from None
 
 
 def _cmdgen_requested(config: pytest.Config) -> bool:

@@ -66,14 +66,18 @@ def test_writes_the_full_layout_with_the_summary(pytester: pytest.Pytester, llm:
     result = _prepare(pytester, "out")
     result.assert_outcomes(passed=17, skipped=1)
     files = _files(pytester.path / "out")
-    assert sorted(files) == LAYOUT
+    assert sorted(f for f in files if not f.startswith("4_train_test_split/hf_dataset/")) == LAYOUT
     summary = yaml.safe_load(files["result_summary.yaml"])
     assert summary["num_input_e2e_tests"] == 4
     assert summary["num_annotated_conversations"] == 4
     assert summary["num_user_messages_across_conversations"] == 13  # the /SetSlots payload is not annotated
     train = [json.loads(line) for line in files["4_train_test_split/ft_splits/train.jsonl"].splitlines()]
     assert train and set(train[0]) == {"prompt", "completion"}
-    assert "test-key-not-a-secret" not in "".join(f.decode() for f in files.values())
+    assert not any(b"test-key-not-a-secret" in content for content in files.values())
+    datasets = pytest.importorskip("datasets")  # the test extra has it; the HF copy is written when installed
+    saved = datasets.load_from_disk(str(pytester.path / "out" / "4_train_test_split" / "hf_dataset"))
+    assert saved["train"].num_rows == len(train)
+    assert saved["train"][0] == train[0]
     result.stdout.fnmatch_lines(["*cmdgen summary*", "E2E tests*4 passed, 0 failed, 0 skipped*", "output *"])
 
 
@@ -124,3 +128,18 @@ def test_collect_only_runs_nothing_and_writes_nothing(pytester: pytest.Pytester,
     assert "cmdgen summary" not in result.stdout.str()
     assert sum(llm.counts.values()) == 0
     assert not (pytester.path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("llm:\n  model: gpt-4o-mini\nprompt: x\n", "rephrase.yml:3:1: prompt: unknown key; allowed keys are"),
+        ("llm:\n  temperature: 0\n", "rephrase.yml:1:1: llm: must contain 'model' or 'model_name'"),
+    ],
+)
+def test_a_bad_rephrase_config_is_a_usage_error(pytester: pytest.Pytester, car_rental: Path, content, message) -> None:
+    (pytester.path / "rephrase.yml").write_text(content)
+    result = _prepare(pytester, "out", "--cmdgen-rephrase-config", "rephrase.yml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--cmdgen-rephrase-config: *{message}*"])
+    assert "Traceback" not in result.stderr.str()
