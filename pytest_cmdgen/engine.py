@@ -100,13 +100,19 @@ class Engine:
         """The project's LLM command generator (also renders prompts for scripted runs)."""
         with self._lock:
             if self._generator is None:
+                from pytest_cmdgen.generator.grammar import UnsupportedSyntaxError
                 from pytest_cmdgen.generator.llm_generator import GeneratorConfigError, LLMCommandGenerator
+                from pytest_cmdgen.generator.prompt import TemplateNotAvailableError
                 from pytest_cmdgen.llm import LLMConfigError
 
+                project = self.project()
                 try:
-                    self._generator = LLMCommandGenerator(self.project(), self.service(), now=self.settings.now)
-                except (GeneratorConfigError, LLMConfigError) as exc:
-                    raise CmdgenInputError(f"{self.settings.assistant / 'config.yml'}: {exc}") from None
+                    self._generator = LLMCommandGenerator(project, self.service(), now=self.settings.now)
+                except (GeneratorConfigError, LLMConfigError, TemplateNotAvailableError, UnsupportedSyntaxError) as exc:
+                    component = project.config.generator
+                    where = f"{project.config.path or 'config.yml'}:{component.line if component else 0}"
+                    version = f"Rasa {project.profile.version}, {project.version_reason}"
+                    raise CmdgenInputError(f"{where}: {exc} ({version})") from None
             return self._generator
 
     def rephrase_config(self) -> RephraseConfig:

@@ -63,3 +63,16 @@ def test_the_session_header_states_the_version_and_why(pytester: pytest.Pytester
     result.stdout.fnmatch_lines(
         ["cmdgen: assistant *car_rental, Rasa 3.10 (inferred: no feature newer than 3.10), commands from *"]
     )
+
+
+def test_a_generator_the_given_version_lacks_fails_the_items_with_one_line(pytester: pytest.Pytester) -> None:
+    bank = ASSISTANTS / "starterpack-retail-banking-en"
+    for part in ("config.yml", "endpoints.yml", "domain", "data"):
+        (shutil.copytree if (bank / part).is_dir() else shutil.copy)(bank / part, pytester.path / part)
+    shutil.copytree(bank / "tests" / "happy_paths", pytester.path / "tests")
+    result = pytester.runpytest("tests/user_greeted.yml", "--cmdgen-rasa-version", "3.12")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*config.yml:8: SearchReadyLLMCommandGenerator exists from Rasa 3.13 (Rasa 3.12, given)"]
+    )
+    assert "Traceback" not in result.stdout.str()
