@@ -16,7 +16,6 @@ from pytest_cmdgen.actions import (
     StubActionRunner,
     endpoint_settings,
 )
-from pytest_cmdgen.actions.module import rasa_sdk_available
 from pytest_cmdgen.e2e.model import StubResponse, TestSuiteFile
 from pytest_cmdgen.runtime.errors import ActionError
 from pytest_cmdgen.testing.action_server import ActionServer, RejectAction
@@ -177,8 +176,8 @@ def test_endpoint_settings_shapes() -> None:
     assert endpoint_settings(FakeProject(endpoints=Endpoints())) == ("http://x/webhook", None)
 
 
-@pytest.mark.skipif(rasa_sdk_available(), reason="rasa_sdk is installed")
-def test_module_runner_without_rasa_sdk_is_a_clear_error() -> None:
+def test_module_runner_without_rasa_sdk_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pytest_cmdgen.actions.module.rasa_sdk_available", lambda: False)  # as if not installed
     runner = ChoosingActionRunner.for_project(FakeProject(endpoints={"action_endpoint": {"actions_module": "actions"}}))
     assert isinstance(runner.module, ModuleActionRunner)
     with pytest.raises(ActionError, match="rasa_sdk is not installed"):
