@@ -61,7 +61,7 @@ def settings_from_config(config: pytest.Config) -> CmdgenSettings:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Resolve settings once; make the ini ``cmdgen_e2e_paths`` part of what is collected."""
+    """Resolve settings once, offer the fixtures, and note where E2E files are collected."""
     settings = settings_from_config(config)
     config.stash[SETTINGS_KEY] = settings
     if settings.prepare and settings.rephrase_config is not None:
@@ -69,17 +69,22 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_cmdgen.testing import fixtures
 
     config.pluginmanager.register(fixtures, "cmdgen-fixtures")
-    explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+    config.stash[_E2E_ROOTS_KEY] = _e2e_roots(config, settings)
+
+
+def _e2e_roots(config: pytest.Config, settings: CmdgenSettings) -> tuple[Path, ...]:
+    """Where E2E files are collected: under the paths on the command line and the ini ``cmdgen_e2e_paths``.
+
+    With no paths on the command line, the ini paths are added to what pytest collects, like testpaths.
+    """
     cwd = config.invocation_params.dir
-    roots = [Path(cwd, arg.split("::")[0]).resolve() for arg in config.args] if explicit else []
-    roots.extend(settings.e2e_paths)
-    config.stash[_E2E_ROOTS_KEY] = tuple(roots)
-    if not explicit:
-        # Like testpaths: with no paths on the command line, the ini E2E paths are collected too.
-        known = [Path(config.invocation_params.dir, a).resolve() for a in config.args]
-        for path in settings.e2e_paths:
-            if not any(path == k or k in path.parents for k in known):
-                config.args.append(str(path))
+    given = [Path(cwd, arg.split("::")[0]).resolve() for arg in config.args]
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        return (*given, *settings.e2e_paths)
+    for path in settings.e2e_paths:
+        if not any(path == known or known in path.parents for known in given):
+            config.args.append(str(path))
+    return tuple(settings.e2e_paths)
 
 
 def _check_rephrase_config(path: Path) -> None:
