@@ -42,6 +42,7 @@ class SessionResults:
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)  # test id → transport dict
     sources: dict[str, str] = field(default_factory=dict)  # test file as in test ids → absolute path
     usage: list[dict[str, Any]] = field(default_factory=list)  # usage-meter snapshots
+    rejections: list[str] = field(default_factory=list)  # rejected paraphrases, for the -v summary
 
     def to_payload(self) -> dict[str, Any]:
         """Builtins only, for ``config.workeroutput``."""
@@ -50,6 +51,7 @@ class SessionResults:
             "conversations": self.conversations,
             "sources": self.sources,
             "usage": self.usage,
+            "rejections": self.rejections,
         }
 
     def merge(self, payload: dict[str, Any]) -> None:
@@ -58,6 +60,7 @@ class SessionResults:
         self.conversations.update(payload.get("conversations", {}))
         self.sources.update(payload.get("sources", {}))
         self.usage.extend(payload.get("usage", []))
+        self.rejections.extend(payload.get("rejections", []))
 
 
 class Controller:
@@ -70,7 +73,6 @@ class Controller:
         self.results = SessionResults()
         self.written: Path | None = None
         self.write_error: str | None = None
-        self.rejections: list[str] = []
         self.summary_output: RecipeOutput | None = None
         self._prefetched_files: set[pytest.Collector | None] = set()
         self._engine: Engine | None = None
@@ -159,7 +161,9 @@ class Controller:
         assert isinstance(rephrased, AnnotatedStep)
         serialize = self._serializer()
         for failure in rephrased.failing_rephrasings:
-            self.rejections.append(f"{item.nodeid}: {failure.text!r} gave {_describe_difference(failure, serialize)}")
+            self.results.rejections.append(
+                f"{item.nodeid}: {failure.text!r} gave {_describe_difference(failure, serialize)}"
+            )
         kept = len(rephrased.passing_rephrasings)
         return kept, kept + len(rephrased.failing_rephrasings)
 
@@ -174,9 +178,9 @@ class Controller:
     def finish_process(self) -> None:
         """Collect usage, stop the engine; on an xdist worker, hand the results to the controller."""
         if self._engine is not None:
-            service = self._engine._service
-            if service is not None:
-                self.results.usage.append(service.meter.snapshot())
+            usage = self._engine.usage_snapshot()
+            if usage is not None:
+                self.results.usage.append(usage)
             self._engine.close()
         if is_xdist_worker(self.config):
             self.config.workeroutput[WORKER_OUTPUT_KEY] = self.results.to_payload()  # type: ignore[attr-defined]

@@ -254,6 +254,11 @@ class Engine:
             futures = dict(self._rephrased)
         return {k: f.result() for k, f in futures.items() if f.done() and f.exception() is None}
 
+    def usage_snapshot(self) -> dict[str, Any] | None:
+        """The LLM usage of this process (plain data), or None if no LLM was used."""
+        with self._lock:
+            return self._service.meter.snapshot() if self._service is not None else None
+
     def close(self) -> None:
         """Stop the pool and the LLM service."""
         with self._lock:

@@ -89,7 +89,7 @@ def render_summary(controller: Controller, terminalreporter: Any, verbosity: int
     console.print(table)
     terminalreporter.write_sep("-", "cmdgen summary")
     terminalreporter.write(buffer.getvalue())
-    if verbosity > 0 and controller.rejections:
+    if verbosity > 0 and controller.results.rejections:
         terminalreporter.write_sep("-", "cmdgen rejected paraphrases")
-        for line in controller.rejections:
+        for line in sorted(controller.results.rejections):
             terminalreporter.write_line(line)
