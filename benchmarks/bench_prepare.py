@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from pytest_cmdgen.testing.scripted_answers import parse_command_prompt, parse_rephrase_prompt
+from pytest_cmdgen.testing.scripted_answers import derived_rephrasings, parse_command_prompt, parse_rephrase_prompt
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "car_rental"
@@ -66,16 +66,6 @@ NAMES = (
 )  # fmt: skip
 GREETINGS = ("Hi, this is {name}. I want to rent a car", "Hello, {name} here, I'd like a rental car",
              "Good morning, my name is {name} and I need a car")  # fmt: skip
-REPHRASE_FORMS = (
-    "Well, {m}",
-    "Okay so {m}",
-    "Hi there, {m}",
-    "Right, {m}",
-    "Let me say it again: {m}",
-    "Hmm, {m}",
-    "Quick note: {m}",
-    "Alright, {m}",
-)
 
 
 # ------------------------------------------------------------------------------------ the synthetic suite
@@ -208,17 +198,6 @@ def make_case(i: int) -> Case:
     )
 
 
-def rephrasings_of(message: str, count: int) -> list[str]:
-    """``count`` paraphrases of ``message``, each unique to it (so the server maps it back to one turn)."""
-    out = []
-    for k in range(count):
-        text = REPHRASE_FORMS[k % len(REPHRASE_FORMS)].format(m=message)
-        if k >= len(REPHRASE_FORMS):
-            text = f"{text} (take {k // len(REPHRASE_FORMS) + 1})"
-        out.append(text)
-    return out
-
-
 def generate_suite(root: Path, tests: int, rephrases: int) -> Suite:
     """Write the project copy, the E2E test files and the recorded annotations under ``root``."""
     project = root / "project"
@@ -255,7 +234,7 @@ def generate_suite(root: Path, tests: int, rephrases: int) -> Suite:
                         {
                             "user": turn.user,
                             "llm_commands": turn.commands,
-                            "passing_rephrasings": rephrasings_of(turn.user, max(rephrases, 1)),
+                            "passing_rephrasings": derived_rephrasings(turn.user, max(rephrases, 1)),
                         }
                         for turn in case.turns
                     ],
