@@ -216,6 +216,9 @@ class VersionProfile:
     """3.11+: CorrectSlots does nothing unless each slot is collected by a user flow on the stack."""
     startflow_resumes_interrupted: bool
     """3.14+: StartFlow of the flow on top is kept while ``pattern_continue_interrupted`` is active."""
+    slot_validation: bool
+    """3.12+: a domain slot's ``validation`` (rejections, refill_utter) pushes ``pattern_validate_slot``
+    after a command sets it (``command_processor.execute_commands`` / ``initialize_pattern_validate_slot``)."""
     clarify_removes_completed: bool
     """3.15+: a lingering ``pattern_completed`` frame is removed before pushing clarification."""
     clarification_ids: bool
@@ -230,6 +233,10 @@ class VersionProfile:
     """3.12.42/3.13.25+: ``/SetSlots`` values may be bracketed lists."""
 
     # --- flow executor (§13.4) ---
+    continue_interrupted_asks: bool
+    """3.14+: ``pattern_continue_interrupted`` lists every unfinished interrupted user flow
+    (``interrupted_flow_names/ids/options``, ``multiple_flows_interrupted``) and asks; no FlowResumed is
+    logged when it is pushed (``flow_executor.trigger_pattern_continue_interrupted``)."""
     continue_interrupted_after_link: Literal["linked_name", "top", "below_link"]
     """Where/what the continue-interrupted pattern is after an interrupting flow links another one."""
     reset_metadata: bool
@@ -342,11 +349,13 @@ _BASE_310 = VersionProfile(
     restrict_nlu_setslots=False,
     correction_needs_flow_on_stack=False,
     startflow_resumes_interrupted=False,
+    slot_validation=False,
     clarify_removes_completed=False,
     clarification_ids=False,
     human_handoff_command=True,
     repeat_command=False,
     payload_list_values=False,
+    continue_interrupted_asks=False,
     continue_interrupted_after_link="linked_name",
     reset_metadata=False,
     persisted_slots=False,
@@ -404,6 +413,7 @@ _312 = replace(
     startflow_active_lookup="any",
     dedupe_singletons=True,
     restrict_nlu_setslots=True,
+    slot_validation=True,
     repeat_command=True,
     payload_list_values=True,
     continue_interrupted_after_link="below_link",
@@ -440,6 +450,7 @@ _314 = replace(
     cancel_without_flow_cannot_handle=True,
     payload_list_values=True,
     startflow_resumes_interrupted=True,
+    continue_interrupted_asks=True,
     flow_slots_dedupe_from_patch=0,
     transcript_buttons_from_patch=0,
 )

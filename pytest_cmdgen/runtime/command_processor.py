@@ -317,6 +317,20 @@ class _Executor:
             event._frames = [f.copy() for f in self.frames]  # type: ignore[attr-defined]
             self.events.append(event)
 
+    def push_validate_frames(self) -> None:
+        """3.12+: one ``pattern_validate_slot`` frame per command SlotSet of a slot with ``validation``,
+        pushed in event order after every command ran (``execute_commands`` /
+        ``push_stack_frames_to_follow_commands``)."""
+        if VALIDATE_PATTERN not in self.ctx.project.flows:
+            return
+        slots = self.ctx.project.domain.slots
+        for event in list(self.events):
+            if not isinstance(event, SlotSet) or event.key not in slots:
+                continue
+            fields = validate_frame_fields(slots[event.key])
+            if fields is not None:
+                self.push(pattern_frame(self.ctx, VALIDATE_PATTERN, **fields))
+
     def original_active(self, any_type: bool = False) -> Frame | None:
         if any_type:
             return top_user_frame(self.original, skip_call=False)
@@ -518,4 +532,22 @@ def execute_commands(ctx: RuntimeContext, predicted: list[Command]) -> list[Even
     executor = _Executor(ctx, ctx.tracker.copy_stack(), list(predicted))
     for command in execution_order(ctx, clean):
         executor.run(command)
+    if ctx.project.profile.slot_validation:
+        executor.push_validate_frames()
     return remove_duplicated_slot_sets(executor.events)
+
+
+VALIDATE_PATTERN = "pattern_validate_slot"
+
+
+def validate_frame_fields(slot: SlotDefinition) -> dict[str, Any] | None:
+    """Rasa's ``initialize_pattern_validate_slot``: the frame fields for a slot with ``validation``, else None."""
+    if not slot.validation:
+        return None
+    rejections = slot.validation.get("rejections") or []
+    return {
+        "validate": slot.name,
+        "refill_utter": slot.validation.get("refill_utter") or f"utter_ask_{slot.name}",
+        "refill_action": f"action_ask_{slot.name}",
+        "rejections": [{"if": r.get("if"), "utter": r.get("utter")} for r in rejections if isinstance(r, dict)],
+    }

@@ -10,6 +10,8 @@ from pytest_cmdgen.runtime.context import RuntimeContext
 from pytest_cmdgen.runtime.events import (
     BotUttered,
     Event,
+    FlowCancelled,
+    FlowResumed,
     Restarted,
     SessionStarted,
     SlotSet,
@@ -60,12 +62,12 @@ def action_listen(ctx: RuntimeContext) -> list[Event]:
 
 
 def action_run_slot_rejections(ctx: RuntimeContext) -> list[Event]:
-    """Validate the value of the slot being collected: type check, then the step's rejections."""
+    """Validate the slot of the top collect (or 3.12+ ``pattern_validate_slot``) frame: type, then rejections."""
     tracker = ctx.tracker
     top = tracker.top_frame
-    if top is None or top.type != COLLECT_PATTERN:
+    if top is None or top.type not in (COLLECT_PATTERN, "pattern_validate_slot"):
         return []
-    name = str(top.fields.get("collect"))
+    name = str(top.fields.get("collect" if top.type == COLLECT_PATTERN else "validate"))
     slot = ctx.project.domain.slots.get(name)
     if slot is None or not tracker.has_been_set(name):
         return []
@@ -245,13 +247,127 @@ def action_repeat_bot_messages(ctx: RuntimeContext) -> list[Event]:
     return [BotUttered(text=e.text, data=dict(e.data), metadata=dict(e.metadata)) for e in collected]
 
 
-def action_cancel_interrupted_flows(ctx: RuntimeContext) -> list[Event]:
-    """End the interrupted user flows below ``pattern_continue_interrupted`` (3.14+)."""
-    frames = ctx.tracker.copy_stack()
+INTERRUPTED_FLOW_TO_CONTINUE_SLOT = "interrupted_flow_to_continue"
+CONTINUE_INTERRUPTED_FLOW_CONFIRMATION_SLOT = "continue_interrupted_flow_confirmation"
+CONTINUE_INTERRUPTED_PATTERN = "pattern_continue_interrupted"
+
+
+def _active_continue_interrupted(frames: list[Frame]) -> Frame | None:
+    """Rasa's ``get_active_continue_interrupted_pattern_frame``: the pattern frame above the top user frame."""
+    for frame in reversed(frames):
+        if frame.type == CONTINUE_INTERRUPTED_PATTERN:
+            return frame
+        if frame.is_user_flow:
+            return None
+    return None
+
+
+def _frames_of_flow(frames: list[Frame], flow_id: str) -> tuple[list[Frame], Frame | None]:
+    """``collect_frames_to_resume`` / ``_collect_frames_to_cancel``: the flow's regular/interrupt frame and
+    every frame above it up to the next regular/interrupt frame of another flow."""
+    collected: list[Frame] = []
+    target: Frame | None = None
     for frame in frames:
-        if frame.is_user_flow and frame.frame_type != "interrupt":
-            frame.step_id = CONTINUE_PREFIX + END
-    return _stack_events(ctx, frames)
+        if frame.is_user_flow and frame.frame_type in ("regular", "interrupt", None):
+            if frame.flow_id == flow_id:
+                collected.append(frame)
+                target = frame
+                continue
+            if target is not None:
+                break
+        if target is not None:
+            collected.append(frame)
+    return collected, target
+
+
+def _move_frames_to_top(frames: list[Frame], moved: list[Frame]) -> list[Frame]:
+    """``DialogueStack.move_frames_to_top``: reorder, regular user frames become ``interrupt`` (call/link
+    frames untouched), then the lowest user frame becomes ``regular``."""
+    moved_ids = {f.frame_id for f in moved}
+    result = [f for f in frames if f.frame_id not in moved_ids] + moved
+    for frame in result:
+        if frame.is_user_flow and frame.frame_type in ("regular", None):
+            frame.frame_type = "interrupt"
+    for frame in result:
+        if frame.is_user_flow:
+            frame.frame_type = "regular"
+            break
+    return result
+
+
+def _reset_continue_slots() -> list[Event]:
+    return [
+        SlotSet(key=INTERRUPTED_FLOW_TO_CONTINUE_SLOT, value=None),
+        SlotSet(key=CONTINUE_INTERRUPTED_FLOW_CONFIRMATION_SLOT, value=None),
+    ]
+
+
+def action_continue_interrupted_flow(ctx: RuntimeContext) -> list[Event]:
+    """3.14+ ``ActionContinueInterruptedFlow``: resume the interrupted flow the user chose.
+
+    One interrupted flow: it is resumed (the user confirmed). Several: the slot
+    ``interrupted_flow_to_continue`` must name one of the pattern's flow ids, or else one of its readable
+    names; otherwise Rasa only sends a plain text to the output channel (no tracker event) and nothing
+    changes. Resuming moves the flow's frames to the top (``resume_flow``), logs FlowResumed and resets
+    both pattern slots.
+    """
+    frames = ctx.tracker.copy_stack()
+    pattern = _active_continue_interrupted(frames)
+    if pattern is None:
+        return []
+    ids = [str(i) for i in pattern.fields.get("interrupted_flow_ids") or []]
+    names = [str(n) for n in pattern.fields.get("interrupted_flow_names") or []]
+    if not ids:
+        return []
+    chosen: str | None = None
+    if len(names) <= 1:
+        chosen = ids[0]
+    else:
+        selected = ctx.tracker.get_slot(INTERRUPTED_FLOW_TO_CONTINUE_SLOT)
+        if selected in ids:
+            chosen = str(selected)
+        elif selected in names:
+            chosen = ids[names.index(selected)]
+    if chosen is None:
+        return []
+    moved, target = _frames_of_flow(frames, chosen)
+    if target is None:
+        return []
+    resumed = FlowResumed(flow_id=str(target.flow_id), step_id=target.step_id)
+    rebuilt = _move_frames_to_top(frames, moved)
+    return [resumed, *_stack_events(ctx, rebuilt), *_reset_continue_slots()]
+
+
+def action_cancel_interrupted_flows(ctx: RuntimeContext) -> list[Event]:
+    """3.14+ ``ActionCancelInterruptedFlows``: push one ``pattern_cancel_flow`` per interrupted flow.
+
+    Each cancel frame names the flow id (``canceled_name``) and cancels the flow's frames and every frame
+    above it up to the next regular/interrupt user frame. Rasa computes each stack update against the
+    unchanged tracker stack, so the JSON patches insert every new frame at the same index: the first
+    flow's cancel frame ends on top. Both pattern slots are reset.
+    """
+    original = ctx.tracker.copy_stack()
+    pattern = _active_continue_interrupted(original)
+    if pattern is None:
+        return []
+    events: list[Event] = []
+    pushed: list[Frame] = []
+    for flow_id in [str(i) for i in pattern.fields.get("interrupted_flow_ids") or []]:
+        canceled, target = _frames_of_flow(original, flow_id)
+        if target is None:
+            continue
+        pushed.append(
+            Frame(
+                frame_id=ctx.new_frame_id(),
+                type="pattern_cancel_flow",
+                flow_id="pattern_cancel_flow",
+                fields={"canceled_name": flow_id, "canceled_frames": [f.frame_id for f in canceled]},
+            )
+        )
+        events.append(FlowCancelled(flow_id=flow_id, step_id=target.step_id))
+    if pushed:
+        events.extend(_stack_events(ctx, [*original, *reversed(pushed)]))
+    return [*events, *_reset_continue_slots()]
 
 
 def action_noop(ctx: RuntimeContext) -> list[Event]:
@@ -271,7 +387,7 @@ DEFAULT_ACTIONS: dict[str, DefaultAction] = {
     "action_restart": action_restart,
     "action_session_start": action_session_start,
     "action_repeat_bot_messages": action_repeat_bot_messages,
-    "action_continue_interrupted_flow": action_noop,
+    "action_continue_interrupted_flow": action_continue_interrupted_flow,
     "action_cancel_interrupted_flows": action_cancel_interrupted_flows,
     "action_hangup": action_noop,
     "action_handoff_metric": action_noop,

@@ -172,4 +172,5 @@ def parse_slot(name: str, spec: Any, source: str, line: int) -> SlotDefinition:
         values=values,
         influence_conversation=bool(spec.get("influence_conversation", False)),
         raw=raw,
+        validation=dict(spec["validation"]) if isinstance(spec.get("validation"), dict) else None,
     )

@@ -201,6 +201,10 @@ class FlowExecutor:
         if not frames and (popped.is_user_flow or popped.flow_id == "pattern_search"):
             if completed_allowed and "pattern_completed" in self.flows:
                 frames.append(pattern_frame(self.ctx, "pattern_completed", previous_flow_name=flow.readable_name))
+        elif popped.is_user_flow and popped.frame_type == "interrupt" and self.profile.continue_interrupted_asks:
+            frame = self._continue_interrupted_frame(frames)
+            if frame is not None:
+                self._place_continue_interrupted(frames, frame)
         elif popped.is_user_flow and popped.frame_type == "interrupt":
             skip_link = self.profile.continue_interrupted_after_link != "linked_name"
             below = top_user_frame(frames, skip_call=True, skip_link=skip_link)
@@ -208,20 +212,52 @@ class FlowExecutor:
                 below_flow = self.flows.get(below.flow_id)
                 name = below_flow.readable_name if below_flow else str(below.flow_id)
                 frame = pattern_frame(self.ctx, "pattern_continue_interrupted", previous_flow_name=name)
-                top = frames[-1] if frames else None
-                if (
-                    self.profile.continue_interrupted_after_link == "below_link"
-                    and top is not None
-                    and top.is_user_flow
-                    and top.frame_type == "link"
-                ):
-                    frames.insert(len(frames) - 1, frame)
-                else:
-                    frames.append(frame)
+                self._place_continue_interrupted(frames, frame)
                 resumed = FlowResumed(flow_id=str(below.flow_id), step_id=below.step_id)
         tracker.update_stack(frames)
         if resumed is not None:
             tracker.update(resumed)
+
+    def _place_continue_interrupted(self, frames: list[Frame], frame: Frame) -> None:
+        top = frames[-1] if frames else None
+        if (
+            self.profile.continue_interrupted_after_link == "below_link"
+            and top is not None
+            and top.is_user_flow
+            and top.frame_type == "link"
+        ):
+            frames.insert(len(frames) - 1, frame)
+        else:
+            frames.append(frame)
+
+    def _continue_interrupted_frame(self, frames: list[Frame]) -> Frame | None:
+        """3.14+ ``trigger_pattern_continue_interrupted``: one frame listing every unfinished user flow.
+
+        The candidates are the ``regular``/``interrupt`` user frames left on the stack (bottom first) whose
+        flow exists and is not at ``END``/``NEXT:END``; none → no pattern. ``interrupted_flow_options`` is
+        Rasa's ``assemble_options_string`` (``a``, ``a and b``, ``a, b and c``) over the readable names and
+        ``multiple_flows_interrupted`` is ``len(names) > 1`` (what ``from_dict`` recomputes).
+        """
+        names: list[str] = []
+        ids: list[str] = []
+        for candidate in frames:
+            if not candidate.is_user_flow or candidate.frame_type in ("call", "link"):
+                continue
+            flow = self.flows.get(candidate.flow_id)
+            if flow is None or candidate.step_id in (END, CONTINUE_PREFIX + END):
+                continue
+            names.append(flow.readable_name)
+            ids.append(str(candidate.flow_id))
+        if not names:
+            return None
+        return pattern_frame(
+            self.ctx,
+            "pattern_continue_interrupted",
+            interrupted_flow_names=names,
+            interrupted_flow_ids=ids,
+            interrupted_flow_options=assemble_options(names),
+            multiple_flows_interrupted=len(names) > 1,
+        )
 
     def _reset_events(self, flow: Flow) -> list[SlotSet]:
         domain = self.ctx.project.domain
@@ -261,6 +297,13 @@ class FlowExecutor:
             pattern_frame(self.ctx, "pattern_internal_error", error_type="rasa_internal_error_default", info={})
         )
         tracker.update_stack(frames)
+
+
+def assemble_options(names: list[str], conjunction: str = "and") -> str:
+    """Rasa's ``assemble_options_string``: ``a``, ``a and b``, ``a, b and c``."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
 
 
 def context_of(frames: list[Frame]) -> dict[str, Any]:

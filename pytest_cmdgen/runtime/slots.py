@@ -27,6 +27,8 @@ class SlotDefinition:
     values: list[str] = field(default_factory=list)
     influence_conversation: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] | None = None
+    """3.12+ domain ``validation`` mapping (``rejections``, ``refill_utter``); None when absent."""
 
     @property
     def mapping_types(self) -> list[str]:
