@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -15,9 +16,15 @@ class PredicateError(ValueError):
     """A condition could not be parsed."""
 
 
+_PARSE_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=4096)
 def _compiled(text: str) -> Predicate:
-    predicate = Predicate(text)
+    # pypred builds a ply parser per predicate and ply may (re)write its table module: one at a time, since
+    # conversations run in parallel threads.
+    with _PARSE_LOCK:
+        predicate = Predicate(text)
     if not predicate.is_valid():
         raise PredicateError(f"invalid condition {text!r}: {predicate.errors()}")
     return predicate
