@@ -206,13 +206,6 @@ class Engine:
         """The test case's outcome, waiting for (or starting) its run."""
         return self.submit(test_id, suite, test_case).result()
 
-    def outcomes(self) -> list[TestOutcome]:
-        """Every finished outcome, by test id."""
-        with self._lock:
-            futures = dict(self._outcomes)
-        done = [f.result() for _, f in sorted(futures.items()) if f.done() and f.exception() is None]
-        return done
-
     # --- rephrasing -----------------------------------------------------------------------------------
 
     def rephrased(self, outcome: TestOutcome) -> Future[Conversation]:
@@ -247,12 +240,6 @@ class Engine:
         return rephrase_conversation(
             conversation, self.settings.num_rephrases, complete, parse, template_text=config.template_text
         )
-
-    def rephrased_conversations(self) -> dict[str, Conversation]:
-        """Every conversation whose rephrasing finished without error, by test id."""
-        with self._lock:
-            futures = dict(self._rephrased)
-        return {k: f.result() for k, f in futures.items() if f.done() and f.exception() is None}
 
     def usage_snapshot(self) -> dict[str, Any] | None:
         """The LLM usage of this process (plain data), or None if no LLM was used."""
