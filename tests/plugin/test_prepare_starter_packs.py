@@ -78,6 +78,17 @@ def test_prepare_writes_a_v3_dataset(pytester: pytest.Pytester, monkeypatch: pyt
         for line in row["output"].splitlines():
             assert parse_commands(line, "v3", flow_ids, "3.13"), line
     assert (out / "4_train_test_split" / "ft_splits" / "train.jsonl").read_text()
+    for part in (
+        "1_command_annotations",
+        "2_rephrasings",
+        "4_train_test_split/e2e_tests/train",
+        "4_train_test_split/ft_splits/val.jsonl",
+        "params.yaml",
+        "result_summary.yaml",
+    ):
+        assert (out / part).exists(), part  # the full layout
+    annotations = (out / "1_command_annotations").rglob("*.yml")
+    assert any("- start flow " in path.read_text() for path in annotations)  # llm_commands in v3 too
 
 
 def _all_flow_ids(root: Path) -> list[str]:
