@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pytest_cmdgen.recipe.conversation import Conversation
     from pytest_cmdgen.recipe.rephrase import RephraseConfig
     from pytest_cmdgen.runtime.project import Project
+    from pytest_cmdgen.runtime.rephrasing import ResponseRephraser
 
 #: Usage-meter purposes of the recipe's LLM calls (the rephrase module's names → the summary's names).
 _PURPOSES = {"rephrase": "rephrasing", "rephrase_validation": "validation"}
@@ -61,6 +62,8 @@ class Engine:
         self._generator: LLMCommandGenerator | None = None
         self._script: Any = None
         self._rephrase_config: RephraseConfig | None = None
+        self._response_rephraser: ResponseRephraser | None = None
+        self._response_rephraser_built = False
         self._pool: ThreadPoolExecutor | None = None
         self._outcomes: dict[str, Future[TestOutcome]] = {}
         self._rephrased: dict[str, Future[Conversation]] = {}
@@ -115,6 +118,22 @@ class Engine:
                     raise CmdgenInputError(f"{where}: {exc} ({version})") from None
             return self._generator
 
+    def response_rephraser(self) -> ResponseRephraser | None:
+        """The project's response rephraser (``endpoints.yml`` ``nlg: {type: rephrase}``), else None."""
+        with self._lock:
+            if not self._response_rephraser_built:
+                from pytest_cmdgen.llm import LLMConfigError
+                from pytest_cmdgen.runtime.rephrasing import ResponseRephraser
+
+                project = self.project()
+                try:
+                    self._response_rephraser = ResponseRephraser.from_project(project, self.service())
+                except LLMConfigError as exc:
+                    where = str(project.endpoints.path or "endpoints.yml")
+                    raise CmdgenInputError(f"{where}: nlg: {exc}") from None
+                self._response_rephraser_built = True
+            return self._response_rephraser
+
     def rephrase_config(self) -> RephraseConfig:
         """The rephraser's prompt template and LLM (``--cmdgen-rephrase-config`` over the version's defaults)."""
         with self._lock:
@@ -160,14 +179,17 @@ class Engine:
         from pytest_cmdgen.e2e.runner import build_agent, run_test_case
 
         project = self.project()
+        source = self.command_source(test_id)
         agent = build_agent(
             project,
-            self.command_source(test_id),
+            source,
             suite=suite,
             test_case=test_case,
             action_timeout=self.settings.action_timeout,
             seed=self.settings.seed,
         )
+        if source is self._generator:  # LLM runs only: `nlg: {type: rephrase}` rewrites flagged responses
+            agent.nlg.rephraser = self.response_rephraser()
         if self._action_runner_factory is not None:
             runner = self._action_runner_factory(project)
             if runner is not None:

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from pytest_cmdgen.controller import Controller
     from pytest_cmdgen.llm.usage import PurposeUsage
 
-PURPOSES = ("annotation", "rephrasing", "validation", "embeddings")
+PURPOSES = ("annotation", "rephrasing", "validation", "embeddings", "nlg_rephrasing")
 
 
 def merged_usage(snapshots: list[dict[str, Any]]) -> dict[str, PurposeUsage]:

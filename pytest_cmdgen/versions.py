@@ -104,6 +104,29 @@ _REPHRASE_LLM_316 = _frozen(
     }
 )
 
+# --- response rephraser (``nlg: {type: rephrase}``) defaults: modern §4.2 / Appendix E.3, checked against
+# rasa/core/nlg/contextual_response_rephraser.py of 3.10.16, 3.11.20, 3.12.42, 3.13.9, 3.15.36, 3.16.32, 3.21.0 ---
+
+_RESPONSE_REPHRASE_LLM_310 = _frozen(
+    {"provider": "openai", "model": "gpt-3.5-turbo", "temperature": 0.3, "max_tokens": 256, "timeout": 5}
+)
+_RESPONSE_REPHRASE_LLM_311 = _frozen(
+    {"provider": "openai", "model": "gpt-3.5-turbo", "temperature": 0.3, "max_completion_tokens": 256, "timeout": 5}
+)
+_RESPONSE_REPHRASE_LLM_313 = _frozen(
+    {"provider": "openai", "model": "gpt-4o-2024-11-20", "temperature": 0.3, "max_completion_tokens": 256, "timeout": 5}
+)
+_RESPONSE_REPHRASE_LLM_316 = _frozen(
+    {
+        "provider": "openai",
+        "model": "gpt-5.1-2025-11-13",
+        "reasoning_effort": "none",
+        "temperature": 1.0,
+        "max_completion_tokens": 256,
+        "timeout": 5,
+    }
+)
+
 # --- default prompt templates (modern §2.3) ---
 
 TEMPLATE_FAMILY_GPT_4O = "gpt_4o_2024_11_20"
@@ -298,6 +321,24 @@ class VersionProfile:
     rephrase_llm: Mapping[str, Any] = field(hash=False)
     """The rephraser's default ``llm`` config."""
 
+    # --- response rephraser, ``nlg: {type: rephrase}`` (modern §4.2, Appendix E.3) ---
+    response_rephrase_llm: Mapping[str, Any] = field(hash=False)
+    """The response rephraser's default ``llm`` config (also used for its history summary)."""
+    response_rephrase_template: Literal["3.10", "3.11", "3.12"]
+    """Revision of the default rephrase prompt: 3.10 has no ``Last user message:`` label, 3.10/3.11 say
+    "Use simple english.", 3.12+ render ``{{language}}`` (Appendix E.3 quotes the 3.13 – 3.21 text)."""
+    response_rephrase_history_options: bool
+    """3.11+: ``summarize_history``, ``max_historical_turns`` and ``count_multiple_utterances_as_single_turn``
+    exist and the current input is the latest user message; 3.10 always summarises (5 lines, no grouping)
+    and shows the current input only when the last utterance is the user's."""
+    response_rephrase_prompt_template_key: bool
+    """3.13+: the custom prompt may be given as ``prompt_template`` (``prompt`` still works)."""
+    response_rephrase_error_fails_action: bool
+    """3.15+: a failed rephrase call is not caught (the utter action fails); up to 3.14 it falls back to the
+    template text."""
+    response_rephrase_blank_falls_back: bool
+    """3.16+: a whitespace-only answer keeps the template text (before, only an empty answer does)."""
+
     patch: int = 0
     """The patch number the profile was asked for (``profile_for("3.13.25")`` → 25); only gates read it."""
 
@@ -383,6 +424,12 @@ _BASE_310 = VersionProfile(
     reasoning_effort_by_model=False,
     embeddings_model="text-embedding-ada-002",
     rephrase_llm=_REPHRASE_LLM_310,
+    response_rephrase_llm=_RESPONSE_REPHRASE_LLM_310,
+    response_rephrase_template="3.10",
+    response_rephrase_history_options=False,
+    response_rephrase_prompt_template_key=False,
+    response_rephrase_error_fails_action=False,
+    response_rephrase_blank_falls_back=False,
 )
 
 _311 = replace(
@@ -402,6 +449,9 @@ _311 = replace(
     v1_cannot_handle_dsl=True,
     single_step_llm=_SINGLE_STEP_LLM_311,
     rephrase_llm=_REPHRASE_LLM_311,
+    response_rephrase_llm=_RESPONSE_REPHRASE_LLM_311,
+    response_rephrase_template="3.11",
+    response_rephrase_history_options=True,
 )
 _312 = replace(
     _311,
@@ -428,6 +478,7 @@ _312 = replace(
     force_slot_filling=True,
     flow_slots_dedupe_from_patch=0,
     repeat_command_beta_flag=True,
+    response_rephrase_template="3.12",
 )
 # "3.13" means 3.13.9 (the reference's convention): no cancel→CannotHandle, no list payloads yet.
 _313 = replace(
@@ -442,6 +493,8 @@ _313 = replace(
     repeat_command_beta_flag=False,
     embeddings_model="text-embedding-3-large",
     rephrase_llm=_REPHRASE_LLM_313,
+    response_rephrase_llm=_RESPONSE_REPHRASE_LLM_313,
+    response_rephrase_prompt_template_key=True,
 )
 _314 = replace(
     _313,
@@ -464,6 +517,7 @@ _315 = replace(
     empty_clarify_parsed=True,
     date_time_in_prompt=True,
     mocked_datetime_now=True,
+    response_rephrase_error_fails_action=True,
 )
 _316 = replace(
     _315,
@@ -476,6 +530,8 @@ _316 = replace(
     modern_generator_llm=_GPT_51_LLM,
     reasoning_effort_by_model=True,
     rephrase_llm=_REPHRASE_LLM_316,
+    response_rephrase_llm=_RESPONSE_REPHRASE_LLM_316,
+    response_rephrase_blank_falls_back=True,
 )
 _321 = replace(_316, version="3.21", patterns_file="3.21.yml", corrected_slots_nested=True)
 

@@ -46,7 +46,9 @@ class ConversationLike(Protocol):
 class AgentLike(Protocol):
     """What the runner needs from the runtime's ``Agent``."""
 
-    def start_conversation(self, sender_id: str, fixture_slots: Sequence[tuple[str, Any]] = ()) -> Any:
+    def start_conversation(
+        self, sender_id: str, fixture_slots: Sequence[tuple[str, Any]] = (), variation_key: str | None = None
+    ) -> Any:
         """Start a conversation (session start + fixture slots)."""
         ...
 
@@ -175,7 +177,9 @@ def run_test_case(
     sender = sender_id or make_sender_id(test_case, now)
     run = TestRun(test_case=test_case, sender_id=sender)
     try:
-        conversation = agent.start_conversation(sender, fixture_slots=fixture_slots(suite, test_case))
+        conversation = agent.start_conversation(
+            sender, fixture_slots=fixture_slots(suite, test_case), variation_key=test_case.name
+        )
     except ActionError as exc:
         run.error = exc
         run.result = _action_failure(test_case, test_case.line, -1, exc)

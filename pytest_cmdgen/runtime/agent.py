@@ -35,7 +35,7 @@ from pytest_cmdgen.runtime.interfaces import (
     NoCustomActions,
     Responder,
 )
-from pytest_cmdgen.runtime.nlg import ResponseGenerator
+from pytest_cmdgen.runtime.nlg import Rephraser, ResponseGenerator
 from pytest_cmdgen.runtime.payloads import parse_intent_trigger, parse_set_slots, strip_slash
 from pytest_cmdgen.runtime.postprocess import available_flows, post_process
 from pytest_cmdgen.runtime.project import Project
@@ -76,6 +76,7 @@ class Agent:
         seed: int = 0,
         responder: Responder | None = None,
         channel: str | None = None,
+        rephraser: Rephraser | None = None,
     ) -> None:
         self.project = project
         self.command_source = command_source
@@ -83,13 +84,21 @@ class Agent:
         self.responder = responder or FallbackResponder()
         self.seed = seed
         self.channel = channel
-        self.nlg = ResponseGenerator(project.domain)
+        self.nlg = ResponseGenerator(project.domain, rephraser=rephraser)  # ``nlg: {type: rephrase}`` if given
 
-    def start_conversation(self, sender_id: str, fixture_slots: list[tuple[str, Any]] | None = None) -> Conversation:
-        """A new conversation: session start (turn -1), then the fixture slots as raw SlotSet events."""
+    def start_conversation(
+        self, sender_id: str, fixture_slots: list[tuple[str, Any]] | None = None, variation_key: str | None = None
+    ) -> Conversation:
+        """A new conversation: session start (turn -1), then the fixture slots as raw SlotSet events.
+
+        Response variations are drawn from a generator seeded with the agent's seed and ``variation_key``
+        (default: the sender id); pass a stable key (the test case's name) when the sender id carries a
+        timestamp, so that reruns say, and prompt, the same.
+        """
         tracker = Tracker(sender_id, self.project.domain)
-        rng = random.Random(zlib.crc32(f"{self.seed}:{sender_id}".encode()))
-        ctx = RuntimeContext(self.project, tracker, self.nlg, rng, self.action_runner, self.responder, self.channel)
+        rng = random.Random(zlib.crc32(f"{self.seed}:{variation_key or sender_id}".encode()))
+        nlg = self.nlg.bind(tracker)
+        ctx = RuntimeContext(self.project, tracker, nlg, rng, self.action_runner, self.responder, self.channel)
         conversation = Conversation(self, ctx)
         conversation.start_session()
         for name, value in fixture_slots or []:

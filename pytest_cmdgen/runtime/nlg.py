@@ -1,10 +1,16 @@
-"""Responses: choosing a variation (conditions, channel, seeded choice) and filling it in (§12.4)."""
+"""Responses: choosing a variation (conditions, channel, seeded choice) and filling it in (§12.4).
+
+With ``nlg: {type: rephrase}`` a :class:`~pytest_cmdgen.runtime.rephrasing.ResponseRephraser` rewrites the
+text of flagged responses after they are filled (rasa-modern-generators §4.2); it needs the conversation,
+so a generator bound to a tracker (:meth:`ResponseGenerator.bind`) does it. Without a rephraser nothing
+changes.
+"""
 
 from __future__ import annotations
 
 import random
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jinja2
 
@@ -15,6 +21,21 @@ from pytest_cmdgen.runtime.events import BotUttered
 _FORMAT_KEY = re.compile(r"{([^\n{}]+?)}")
 _JINJA = jinja2.Environment(autoescape=False)
 BOT_DATA_KEYS = ("elements", "quick_replies", "buttons", "attachment", "image", "custom")
+
+if TYPE_CHECKING:
+    from pytest_cmdgen.runtime.tracker import Tracker
+
+
+class Rephraser(Protocol):
+    """What the NLG needs of a response rephraser (:class:`~pytest_cmdgen.runtime.rephrasing.ResponseRephraser`)."""
+
+    def allows_rephrasing(self, message: dict[str, Any]) -> bool:
+        """Whether Rasa would rephrase this filled response."""
+        ...
+
+    def rephrase(self, message: dict[str, Any], tracker: Tracker) -> dict[str, Any]:
+        """The response with its text rephrased (or unchanged)."""
+        ...
 
 
 def _condition_matches(condition: Any, slots: dict[str, Any], context: dict[str, Any]) -> bool:
@@ -73,10 +94,19 @@ def render_value(value: Any, values: dict[str, Any], jinja: bool) -> Any:
 
 
 class ResponseGenerator:
-    """Renders domain responses into BotUttered events (templated NLG, no rephrasing)."""
+    """Renders domain responses into BotUttered events (templated NLG; rephrased when bound to a tracker and
+    given a ``rephraser``)."""
 
-    def __init__(self, domain: Domain) -> None:
+    def __init__(self, domain: Domain, rephraser: Rephraser | None = None, tracker: Tracker | None = None) -> None:
         self.domain = domain
+        self.rephraser = rephraser
+        self.tracker = tracker
+
+    def bind(self, tracker: Tracker) -> ResponseGenerator:
+        """This generator for one conversation: rephrasing reads that conversation. Itself without a rephraser."""
+        if self.rephraser is None:
+            return self
+        return ResponseGenerator(self.domain, self.rephraser, tracker)
 
     def generate(
         self,
@@ -107,6 +137,8 @@ class ResponseGenerator:
             message[key] = render_value(value, values, jinja)
         message["metadata"] = metadata
         message["response"] = name
+        if self.rephraser is not None and self.tracker is not None and self.rephraser.allows_rephrasing(message):
+            message = self.rephraser.rephrase(message, self.tracker)
         return message
 
     def bot_event(

@@ -42,7 +42,7 @@ class FakeAgent:
         self.conversation = conversation
         self.started: list[tuple[str, Any]] = []
 
-    def start_conversation(self, sender_id: str, fixture_slots=()) -> FakeConversation:
+    def start_conversation(self, sender_id: str, fixture_slots=(), variation_key=None) -> FakeConversation:
         self.started.append((sender_id, list(fixture_slots)))
         self.conversation.tracker.events.extend(
             [SessionStarted(), ActionExecuted(action_name="action_session_start")]

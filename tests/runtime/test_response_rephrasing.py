@@ -1,0 +1,428 @@
+"""Response rephrasing (``endpoints.yml`` ``nlg: {type: rephrase}``): rasa-modern-generators §4.2, Appendix E.3.
+
+The expected prompts below are written out by hand from Appendix E.3 (rephrase prompt), Rasa's summary prompt
+(``rasa/core/nlg/summarize.py``) and the conversation's transcript, not produced by the code under test.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_cmdgen.generator.llm_generator import LLMCommandGenerator
+from pytest_cmdgen.llm import LLMService, ResponseCache, RetryPolicy
+from pytest_cmdgen.llm.errors import CacheMissError, LLMCallError
+from pytest_cmdgen.runtime.agent import ActionResult, Agent
+from pytest_cmdgen.runtime.commands import SetSlot, StartFlow
+from pytest_cmdgen.runtime.events import BotUttered, UserUttered
+from pytest_cmdgen.runtime.project import Project
+from pytest_cmdgen.runtime.rephrasing import (
+    DEFAULT_PROMPTS,
+    PURPOSE,
+    ResponseRephraseError,
+    ResponseRephraser,
+    count_multiple_utterances_as_single_turn,
+)
+from pytest_cmdgen.testing.fixtures import cmdgen_scripted_llm  # noqa: F401 - registers the fixture here
+from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
+from tests.runtime.conftest import ASSISTANTS, ScriptedSource, StubRunner
+
+BANKING = ASSISTANTS / "starterpack-retail-banking-en"
+TELCO = ASSISTANTS / "starterpack-telco-en"
+
+SUMMARY_PROMPT = """Summarize the provided conversation between
+a user and a conversational AI. The summary should be a short text that
+captures the main points of the conversation.
+
+Conversation:
+USER: who are my payees
+AI: You are authorised to transfer money to: Amy, Fitness Gym and William
+USER: I want to transfer 55 to Amy
+
+Summary:"""
+
+SUMMARY = "The user asked who their payees are and now wants to transfer 55 to Amy."
+
+REPHRASE_PROMPT = """The following is a conversation with
+an AI assistant. The assistant is helpful, creative, clever, and very friendly.
+Rephrase the suggested AI response staying close to the original message and retaining
+its meaning. Use simple English.
+
+Context / previous conversation with the user:
+The user asked who their payees are and now wants to transfer 55 to Amy.
+
+Last user message:
+USER: I want to transfer 55 to Amy
+
+Suggested AI Response: Okay lets transfer money
+
+Rephrased AI Response:"""
+
+REPHRASED = "Sure thing, let's get your money transfer started."
+
+
+def banking_runner() -> StubRunner:
+    return StubRunner(
+        {
+            "action_session_start": ActionResult(
+                events=[
+                    {"event": "session_started"},
+                    {"event": "slot", "name": "username", "value": "John Smith"},
+                    {"event": "action", "name": "action_listen"},
+                ]
+            ),
+            "action_list_payees": ActionResult(
+                responses=[{"text": "You are authorised to transfer money to: Amy, Fitness Gym and William"}]
+            ),
+            "action_ask_account_from": ActionResult(
+                responses=[{"text": "Which account would you like to transfer money from?"}]
+            ),
+            "action_check_payee_existence": ActionResult(
+                events=[{"event": "slot", "name": "payee_exists", "value": True}]
+            ),
+            "action_check_sufficient_funds": ActionResult(
+                events=[{"event": "slot", "name": "sufficient_funds", "value": True}]
+            ),
+        }
+    )
+
+
+BANKING_SCRIPT = {
+    "who are my payees": [StartFlow("list_payees")],
+    "I want to transfer 55 to Amy": [
+        StartFlow("transfer_money"),
+        SetSlot("amount", "55"),
+        SetSlot("payee_name", "Amy"),
+    ],
+    "67890123": [SetSlot("account_from", "67890123")],
+}
+
+
+def bots(events: list[Any]) -> list[BotUttered]:
+    return [e for e in events if isinstance(e, BotUttered)]
+
+
+@dataclass
+class FakeCompletion:
+    text: str
+
+
+class FakeService:
+    """Stands in for the LLM service: answers by prompt kind, records (prompt, purpose), raises if told to."""
+
+    def __init__(self, summary: str | Exception = SUMMARY, rephrase: str | Exception = REPHRASED) -> None:
+        self.summary = summary
+        self.rephrase = rephrase
+        self.calls: list[tuple[str, str]] = []
+
+    def chat(self, config: Any, messages: list[dict[str, Any]], purpose: str = "annotation") -> FakeCompletion:
+        prompt = messages[-1]["content"]
+        self.calls.append((prompt, purpose))
+        answer = self.summary if prompt.startswith("Summarize the provided conversation") else self.rephrase
+        if isinstance(answer, Exception):
+            raise answer
+        return FakeCompletion(answer)
+
+    @property
+    def prompts(self) -> list[str]:
+        return [prompt for prompt, _ in self.calls]
+
+
+@pytest.fixture
+def service() -> Iterator[LLMService]:
+    svc = LLMService(concurrency=4, retry=RetryPolicy(max_retries=0), seed=1)
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+def v3_rule(server: ScriptedLLMServer, message: str, answer: str) -> None:
+    server.add_rule(re.compile(re.escape(f'last message: """{message}"""')), answer)
+
+
+def scripted_banking_conversation(fake: FakeService, version: str = "3.13", root: Path = BANKING) -> Any:
+    project = Project.load(root, version)
+    rephraser = ResponseRephraser.from_project(project, fake)  # type: ignore[arg-type]
+    agent = Agent(project, ScriptedSource(BANKING_SCRIPT), banking_runner(), rephraser=rephraser)
+    return agent.start_conversation("rephrasing")
+
+
+# ------------------------------------------------------------------------------------ the real LLM path
+
+
+def test_banking_prompts_byte_for_byte_and_rephrased_text_in_the_next_command_prompt(
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    service: LLMService,
+) -> None:
+    server = cmdgen_scripted_llm
+    v3_rule(server, "who are my payees", "start flow list_payees")
+    v3_rule(
+        server, "I want to transfer 55 to Amy", "start flow transfer_money\nset slot amount 55\nset slot payee_name Amy"
+    )
+    v3_rule(server, "67890123", "set slot account_from 67890123")
+    server.add_rule(re.compile(r"\ASummarize the provided conversation"), f"  {SUMMARY}\n")
+    server.add_rule(re.compile(re.escape("Suggested AI Response: Okay lets transfer money")), REPHRASED)
+    project = Project.load(BANKING, "3.13")
+    rephraser = ResponseRephraser.from_project(project, service)
+    assert rephraser is not None
+    agent = Agent(project, LLMCommandGenerator(project, service), banking_runner(), rephraser=rephraser)
+    conversation = agent.start_conversation("banking")
+
+    conversation.handle_message("who are my payees")
+    before = len(server.chat_prompts())
+    events = conversation.handle_message("I want to transfer 55 to Amy")
+    prompts = server.chat_prompts()[before:]
+    assert prompts[1:] == [SUMMARY_PROMPT, REPHRASE_PROMPT]  # after the command prompt: summary, rephrasing
+
+    understood = bots(events)[0]
+    assert understood.text == REPHRASED
+    assert understood.metadata["utter_action"] == "utter_transfer_money_understand"
+    assert understood.metadata["rephrase"] is True
+    assert [b.text for b in bots(events)][1:] == ["Which account would you like to transfer money from?"]
+
+    events = conversation.handle_message("67890123")
+    command_prompt = next(e for e in events if isinstance(e, UserUttered)).parse_data["llm_prompt"]
+    assert f"AI: {REPHRASED}\nAI: Which account would you like to transfer money from?" in command_prompt
+    assert "Okay lets transfer money" not in command_prompt
+    # utter_ask_timing has no rephrase flag: template text, buttons kept, no rephrasing call
+    timing = bots(events)[0]
+    assert timing.text == "When would you like this transfer to be made?"
+    assert timing.buttons
+    assert not any(p.startswith("Summarize") for p in server.chat_prompts()[before + 3 :])
+    assert service.meter.get(PURPOSE).calls == 2
+
+
+def test_the_cache_gives_the_same_answer_to_the_same_prompt(
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    server = cmdgen_scripted_llm
+    server.add_rule(re.compile(r"\ASummarize"), SUMMARY)
+    server.add_rule(re.compile("Suggested AI Response"), "first answer", times=2)
+    server.add_rule(re.compile("Suggested AI Response"), "a different answer")
+    texts = []
+    for _ in range(2):
+        svc = LLMService(concurrency=2, retry=RetryPolicy(max_retries=0), cache=ResponseCache(tmp_path / "cache"))
+        try:
+            project = Project.load(BANKING, "3.13")
+            rephraser = ResponseRephraser.from_project(project, svc)
+            agent = Agent(project, ScriptedSource(BANKING_SCRIPT), banking_runner(), rephraser=rephraser)
+            conversation = agent.start_conversation("cached")
+            conversation.handle_message("who are my payees")
+            texts.append(bots(conversation.handle_message("I want to transfer 55 to Amy"))[0].text)
+        finally:
+            svc.close()
+    assert texts == ["first answer", "first answer"]
+    assert sum("Suggested AI Response" in p for p in server.chat_prompts()) == 1
+
+
+def test_without_a_rule_the_scripted_server_answers_empty_and_the_template_text_stays(
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    service: LLMService,
+) -> None:
+    project = Project.load(BANKING, "3.13")
+    agent = Agent(
+        project,
+        ScriptedSource(BANKING_SCRIPT),
+        banking_runner(),
+        rephraser=ResponseRephraser.from_project(project, service),
+    )
+    conversation = agent.start_conversation("offline")
+    conversation.handle_message("who are my payees")
+    events = conversation.handle_message("I want to transfer 55 to Amy")
+    assert bots(events)[0].text == "Okay lets transfer money"
+    assert sum("Suggested AI Response" in p for p in cmdgen_scripted_llm.chat_prompts()) == 1
+
+
+# ------------------------------------------------------------------------------------ fallbacks and errors
+
+
+def test_an_empty_answer_keeps_the_template_text() -> None:
+    fake = FakeService(rephrase="")
+    conversation = scripted_banking_conversation(fake)
+    conversation.handle_message("who are my payees")
+    assert bots(conversation.handle_message("I want to transfer 55 to Amy"))[0].text == "Okay lets transfer money"
+    assert [purpose for _, purpose in fake.calls] == [PURPOSE, PURPOSE]
+
+
+def test_a_blank_answer_is_used_up_to_3_15_and_falls_back_from_3_16() -> None:
+    for version, expected in (("3.13", "  "), ("3.16", "Okay lets transfer money")):
+        conversation = scripted_banking_conversation(FakeService(rephrase="  "), version)
+        conversation.handle_message("who are my payees")
+        assert bots(conversation.handle_message("I want to transfer 55 to Amy"))[0].text == expected, version
+
+
+def test_a_failed_call_keeps_the_template_text_up_to_3_14() -> None:
+    fake = FakeService(rephrase=LLMCallError("boom", status=500, attempts=6, retryable=True))
+    conversation = scripted_banking_conversation(fake, "3.14")
+    conversation.handle_message("who are my payees")
+    events = conversation.handle_message("I want to transfer 55 to Amy")
+    assert bots(events)[0].text == "Okay lets transfer money"
+    assert bots(events)[0].metadata["utter_action"] == "utter_transfer_money_understand"
+
+
+def test_a_failed_call_fails_the_test_from_3_15() -> None:
+    fake = FakeService(rephrase=LLMCallError("boom", status=500))
+    conversation = scripted_banking_conversation(fake, "3.15")
+    conversation.handle_message("who are my payees")
+    with pytest.raises(ResponseRephraseError, match="utter_transfer_money_understand.*pattern_internal_error"):
+        conversation.handle_message("I want to transfer 55 to Amy")
+
+
+def test_a_replay_cache_miss_fails_the_test() -> None:
+    fake = FakeService(rephrase=CacheMissError("abc", "gpt-4o-mini-2024-07-18"))
+    conversation = scripted_banking_conversation(fake)
+    conversation.handle_message("who are my payees")
+    with pytest.raises(ResponseRephraseError, match="replay mode"):
+        conversation.handle_message("I want to transfer 55 to Amy")
+
+
+def test_a_failed_summary_puts_the_transcript_into_the_prompt() -> None:
+    fake = FakeService(summary=LLMCallError("boom"))
+    conversation = scripted_banking_conversation(fake)
+    conversation.handle_message("who are my payees")
+    events = conversation.handle_message("I want to transfer 55 to Amy")
+    assert bots(events)[0].text == REPHRASED
+    transcript = (
+        "USER: who are my payees\n"
+        "AI: You are authorised to transfer money to: Amy, Fitness Gym and William\n"
+        "USER: I want to transfer 55 to Amy"
+    )
+    assert fake.prompts[1] == REPHRASE_PROMPT.replace(SUMMARY, transcript)
+
+
+# ------------------------------------------------------------------------------------ configuration
+
+
+@pytest.fixture
+def banking_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "banking"
+    shutil.copytree(BANKING, target)
+    return target
+
+
+def _set_nlg(root: Path, nlg: str) -> None:
+    path = root / "endpoints.yml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("nlg:\n")
+    end = text.index("\n# Model Groups")
+    path.write_text(text[:start] + nlg + text[end:], encoding="utf-8")
+
+
+def test_no_rephrasing_without_the_nlg_endpoint(banking_copy: Path) -> None:
+    _set_nlg(banking_copy, "")
+    fake = FakeService()
+    project = Project.load(banking_copy, "3.13")
+    assert ResponseRephraser.from_project(project, fake) is None  # type: ignore[arg-type]
+    conversation = scripted_banking_conversation(fake, root=banking_copy)
+    conversation.handle_message("who are my payees")
+    assert bots(conversation.handle_message("I want to transfer 55 to Amy"))[0].text == "Okay lets transfer money"
+    assert fake.calls == []
+
+
+def test_engine_builds_the_rephraser_only_when_configured(banking_copy: Path, tmp_path: Path) -> None:
+    from pytest_cmdgen.engine import Engine
+    from pytest_cmdgen.options import CmdgenSettings
+
+    def engine_for(root: Path) -> Engine:
+        settings = CmdgenSettings(
+            assistant=root, e2e_paths=(), rasa_version="3.13", command_script=None, action_timeout=5.0, now=None,
+            concurrency=1, max_retries=0, cache=tmp_path / "cache", cache_mode="off", seed=0, prepare=False,
+            out=tmp_path / "out", num_rephrases=0, rephrase_config=None, train_frac=0.8, output_format="jsonl",
+        )  # fmt: skip
+        return Engine(settings)
+
+    configured = engine_for(BANKING)
+    try:
+        rephraser = configured.response_rephraser()
+        assert isinstance(rephraser, ResponseRephraser)
+        assert configured.response_rephraser() is rephraser
+    finally:
+        configured.close()
+    _set_nlg(banking_copy, "")
+    plain = engine_for(banking_copy)
+    try:
+        assert plain.response_rephraser() is None
+    finally:
+        plain.close()
+
+
+def test_model_group_over_the_version_defaults() -> None:
+    banking = ResponseRephraser.from_project(Project.load(BANKING, "3.13"), FakeService())  # type: ignore[arg-type]
+    assert banking is not None
+    llm = banking.llm_config
+    assert (llm.provider, llm.model, llm.temperature, llm.max_tokens, llm.timeout) == (
+        "openai",
+        "gpt-4o-mini-2024-07-18",
+        0.3,
+        256,
+        5.0,
+    )
+    telco = ResponseRephraser.from_project(Project.load(TELCO, "3.16"), FakeService())  # type: ignore[arg-type]
+    assert telco is not None
+    llm = telco.llm_config
+    assert (llm.model, llm.temperature, llm.max_tokens, llm.timeout) == ("gpt-5-mini-2025-08-07", 1.0, 256, 5.0)
+    assert llm.extra.get("reasoning_effort") == "minimal"  # §1.3 prefix table, the group sets none
+
+
+def test_which_responses_are_rephrased(banking_copy: Path) -> None:
+    project = Project.load(BANKING, "3.13")
+    rephraser = ResponseRephraser.from_project(project, FakeService())  # type: ignore[arg-type]
+    assert rephraser is not None
+    responses = project.domain.responses
+    flagged = lambda name: rephraser.allows_rephrasing({"metadata": responses[name][0].get("metadata")})  # noqa: E731
+    assert flagged("utter_transfer_money_understand")  # starter-pack response with rephrase: True
+    assert flagged("utter_can_do_something_else")  # default pattern response carrying the flag
+    assert not flagged("utter_ask_timing")
+    assert not flagged("utter_ask_rephrase")  # default pattern response without the flag
+
+    _set_nlg(banking_copy, "nlg:\n  type: rephrase\n  rephrase_all: true\n  llm:\n    model_group: gpt-4o-mini\n")
+    every = ResponseRephraser.from_project(Project.load(banking_copy, "3.13"), FakeService())  # type: ignore[arg-type]
+    assert every is not None
+    assert every.allows_rephrasing({"text": "x", "metadata": {}})
+    assert not every.allows_rephrasing({"text": "x", "metadata": {"rephrase": False}})
+
+
+def test_endpoint_options_custom_prompts_and_old_versions(banking_copy: Path) -> None:
+    (banking_copy / "my_prompt.jinja2").write_text(
+        "{{history}}|{{current_input}}|{{suggested_response}}|{{slots.username}}\n", encoding="utf-8"
+    )
+    _set_nlg(
+        banking_copy,
+        "nlg:\n  type: rephrase\n  summarize_history: false\n  max_historical_turns: 2\n"
+        "  prompt_template: my_prompt.jinja2\n  llm:\n    model_group: gpt-4o-mini\n",
+    )
+    fake = FakeService()
+    conversation = scripted_banking_conversation(fake, root=banking_copy)
+    conversation.handle_message("who are my payees")
+    conversation.handle_message("I want to transfer 55 to Amy")
+    assert fake.prompts == [
+        "AI: You are authorised to transfer money to: Amy, Fitness Gym and William\n"
+        "USER: I want to transfer 55 to Amy|USER: I want to transfer 55 to Amy|Okay lets transfer money|John Smith"
+    ]
+
+    # 3.10: always summarised, "Use simple english.", no "Last user message:" label
+    fake = FakeService()
+    conversation = scripted_banking_conversation(fake, "3.10")
+    conversation.handle_message("who are my payees")
+    conversation.handle_message("I want to transfer 55 to Amy")
+    expected = REPHRASE_PROMPT.replace("Use simple English.", "Use simple english.").replace("Last user message:\n", "")
+    assert fake.prompts == [SUMMARY_PROMPT, expected]
+    assert DEFAULT_PROMPTS["3.11"] == DEFAULT_PROMPTS["3.12"].replace("{{language}}", "english")
+
+
+def test_consecutive_lines_of_one_speaker_count_as_one_turn() -> None:
+    lines = ["USER: hi", "AI: hello", "AI: how can I help?", "USER: money", "AI: "]
+    assert count_multiple_utterances_as_single_turn(lines) == [
+        "USER: hi",
+        "AI: hello how can I help?",
+        "USER: money",
+        "AI: ",
+    ]
