@@ -290,7 +290,13 @@ def save_hf_dataset(
             "validation": datasets.Dataset.from_list([dict(r) for r in validation_rows]),
         }
     )
-    dataset.save_to_disk(str(directory))
+    bars_were_off = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # its bars would land in the middle of pytest's output
+    try:
+        dataset.save_to_disk(str(directory))
+    finally:
+        if not bars_were_off:
+            datasets.enable_progress_bars()
     return True
 
 
