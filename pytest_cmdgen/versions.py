@@ -238,7 +238,13 @@ class VersionProfile:
     correction_needs_flow_on_stack: bool
     """3.11+: CorrectSlots does nothing unless each slot is collected by a user flow on the stack."""
     startflow_resumes_interrupted: bool
-    """3.14+: StartFlow of the flow on top is kept while ``pattern_continue_interrupted`` is active."""
+    """3.14+: while ``pattern_continue_interrupted`` is active (above the top user frame) a StartFlow of the
+    top user flow is kept; executing a StartFlow removes the pattern frames on top (FlowCompleted each) and
+    resumes a flow already on the stack (FlowResumed, ``move_frames_to_top``) instead of skipping it
+    (3.14.29 ``StartFlowCommand.run_command_on_tracker``, ``commands/utils.resume_flow``)."""
+    startflow_removes_completed: bool
+    """3.15+: executing a StartFlow first removes an active ``pattern_completed`` frame (and the pattern frames
+    above it), FlowCompleted each (3.15.36 ``StartFlowCommand`` / ``remove_pattern_completed_frames``)."""
     slot_validation: bool
     """3.12+: a domain slot's ``validation`` (rejections, refill_utter) pushes ``pattern_validate_slot``
     after a command sets it (``command_processor.execute_commands`` / ``initialize_pattern_validate_slot``)."""
@@ -254,6 +260,9 @@ class VersionProfile:
     """3.12+: RepeatBotMessages exists."""
     payload_list_values: bool
     """3.12.42/3.13.25+: ``/SetSlots`` values may be bracketed lists."""
+    default_intents: tuple[str, ...]
+    """Intents every domain has (``rasa.shared.core.constants.DEFAULT_INTENTS``): a ``/intent`` payload is
+    only unpacked for a domain intent (``YAMLStoryReader._intent_name_from_regex_match``)."""
 
     # --- flow executor (§13.4) ---
     continue_interrupted_asks: bool
@@ -390,12 +399,14 @@ _BASE_310 = VersionProfile(
     restrict_nlu_setslots=False,
     correction_needs_flow_on_stack=False,
     startflow_resumes_interrupted=False,
+    startflow_removes_completed=False,
     slot_validation=False,
     clarify_removes_completed=False,
     clarification_ids=False,
     human_handoff_command=True,
     repeat_command=False,
     payload_list_values=False,
+    default_intents=("restart", "back", "out_of_scope", "session_start", "nlu_fallback"),
     continue_interrupted_asks=False,
     continue_interrupted_after_link="linked_name",
     reset_metadata=False,
@@ -445,6 +456,15 @@ _311 = replace(
     cancel_active_any_frame=True,
     default_flows_count_started=True,
     correction_needs_flow_on_stack=True,
+    default_intents=(
+        "restart",
+        "back",
+        "out_of_scope",
+        "session_start",
+        "session_end",
+        "silence_timeout",
+        "nlu_fallback",
+    ),
     continue_interrupted_after_link="top",
     v1_cannot_handle_dsl=True,
     single_step_llm=_SINGLE_STEP_LLM_311,
@@ -512,6 +532,7 @@ _315 = replace(
     version="3.15",
     patterns_file="3.15.yml",
     clarify_removes_completed=True,
+    startflow_removes_completed=True,
     clarification_ids=True,
     builtin_slots=(("mocked_datetime", "text"),),
     empty_clarify_parsed=True,

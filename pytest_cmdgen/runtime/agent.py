@@ -36,7 +36,7 @@ from pytest_cmdgen.runtime.interfaces import (
     Responder,
 )
 from pytest_cmdgen.runtime.nlg import Rephraser, ResponseGenerator
-from pytest_cmdgen.runtime.payloads import parse_intent_trigger, parse_set_slots, strip_slash
+from pytest_cmdgen.runtime.payloads import parse_intent_trigger, parse_set_slots, strip_slash, unpack_intent
 from pytest_cmdgen.runtime.postprocess import available_flows, post_process
 from pytest_cmdgen.runtime.project import Project
 from pytest_cmdgen.runtime.stack import CHITCHAT_FRAME
@@ -149,7 +149,7 @@ class Conversation:
         commands, prediction, intent = self._commands_for(message)
         parse_data: dict[str, Any] = {
             "text": text,
-            "intent": {"name": intent, "confidence": 1.0} if intent else {},
+            "intent": {"name": intent[0], "confidence": intent[1]} if intent else {},
             "entities": [],
             "commands": [c.as_dict() for c in commands],
         }
@@ -167,16 +167,16 @@ class Conversation:
         self._predict_and_run()
         return tracker.events[start:]
 
-    def _commands_for(self, message: UserUttered) -> tuple[list[Command], CommandPrediction | None, str | None]:
+    def _commands_for(
+        self, message: UserUttered
+    ) -> tuple[list[Command], CommandPrediction | None, tuple[str, float] | None]:
         text = message.text or ""
         payload = parse_set_slots(text, self.project)
         if payload is not None:
             return payload, None, None
         triggered = parse_intent_trigger(text, self.project)
         if triggered is not None:
-            from pytest_cmdgen.runtime.payloads import intent_of
-
-            return triggered, None, intent_of(text)
+            return triggered, None, unpack_intent(text, self.project)
         if text.lstrip().startswith("/"):
             text = strip_slash(text)
             message = UserUttered(text=text, metadata=message.metadata, message_id=message.message_id)

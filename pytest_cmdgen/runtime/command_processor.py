@@ -25,7 +25,16 @@ from pytest_cmdgen.runtime.commands import (
     StartFlow,
 )
 from pytest_cmdgen.runtime.context import RuntimeContext
-from pytest_cmdgen.runtime.events import DialogueStackUpdated, Event, FlowCancelled, FlowInterrupted, SlotSet
+from pytest_cmdgen.runtime.default_actions import CONTINUE_INTERRUPTED_PATTERN
+from pytest_cmdgen.runtime.events import (
+    DialogueStackUpdated,
+    Event,
+    FlowCancelled,
+    FlowCompleted,
+    FlowInterrupted,
+    FlowResumed,
+    SlotSet,
+)
 from pytest_cmdgen.runtime.executor import flow_frame_for, pattern_frame
 from pytest_cmdgen.runtime.flows import FlowStep
 from pytest_cmdgen.runtime.slots import NLU_MAPPING_TYPES, SlotDefinition
@@ -34,7 +43,9 @@ from pytest_cmdgen.runtime.stack import (
     CORRECTION_PATTERN,
     Frame,
     dump,
+    frames_of_flow,
     make_patch,
+    move_frames_to_top,
     top_flow_frame,
     top_user_frame,
 )
@@ -48,6 +59,7 @@ REASON_MAPPING = (
 REASON_NO_ACTIVE_FLOW = "CancelFlowCommand was predicted but no flows are active."
 REASON_CHITCHAT = "cannot_handle_chitchat"
 FREE_FORM = (ChitChat, Knowledge)
+COMPLETED_PATTERN = "pattern_completed"
 
 
 class CommandInvariantError(ValueError):
@@ -91,6 +103,16 @@ def previous_collect_steps(
 def collected_steps(ctx: RuntimeContext, user_frame_id: str | None, skip_link: bool = False) -> list[FlowStep]:
     """The steps of :func:`previous_collect_steps` without their flow ids."""
     return [step for step, _ in previous_collect_steps(ctx, user_frame_id, skip_link)]
+
+
+def active_pattern(frames: list[Frame], pattern_id: str) -> Frame | None:
+    """Rasa's ``get_active_pattern_frame``: the topmost frame of the pattern, if no user frame is above it."""
+    for frame in reversed(frames):
+        if frame.type == pattern_id:
+            return frame
+        if frame.is_user_flow:
+            return None
+    return None
 
 
 def slot_being_asked(frames: list[Frame]) -> str | None:
@@ -243,8 +265,8 @@ class _Cleaner:
             active = top_user_frame(stack, skip_call=False)
         if active is None or active.flow_id != flow_id:
             return False
-        # 3.14+: starting the interrupted flow again is how the user resumes it.
-        resuming = bool(stack) and stack[-1].type == "pattern_continue_interrupted"
+        # 3.14+ ``clean_up_start_flow_command``: kept while pattern_continue_interrupted is active.
+        resuming = active_pattern(stack, CONTINUE_INTERRUPTED_PATTERN) is not None
         return not (self.ctx.project.profile.startflow_resumes_interrupted and resuming)
 
     def _chitchat_needs_fallback(self) -> bool:
@@ -345,6 +367,9 @@ class _Executor:
         flows = self.ctx.project.flows
         if command.flow not in flows:
             return
+        if self.profile.startflow_resumes_interrupted:
+            self._start_flow_314(command.flow)
+            return
         if any(f.is_user_flow and f.flow_id == command.flow for f in self.frames):
             return
         active = self.original_active()
@@ -352,6 +377,54 @@ class _Executor:
         if active is not None:
             self.events.append(FlowInterrupted(flow_id=str(active.flow_id), step_id=active.step_id))
         self.push(flow_frame_for(self.ctx, command.flow, frame_type))
+
+    def _pop_patterns_if_active(self, pattern_id: str) -> None:
+        """``remove_pattern_continue_interrupted_frames`` / ``remove_pattern_completed_frames``: if the pattern
+        is active, pop every pattern frame on top (one FlowCompleted each); the stack event comes later."""
+        if active_pattern(self.frames, pattern_id) is None:
+            return
+        while self.frames and self.frames[-1].is_flow and not self.frames[-1].is_user_flow:
+            popped = self.frames.pop()
+            self.events.append(FlowCompleted(flow_id=str(popped.flow_id), step_id=popped.step_id))
+
+    def _resume(self, flow_id: str, before: list[dict[str, Any]], saved: list[Frame]) -> bool:
+        """``resume_flow``: move the flow's frames to the top and log FlowResumed; False (and the stack
+        unchanged, as Rasa drops its local copy) when the flow has no regular/interrupt frame."""
+        moved, target = frames_of_flow(self.frames, flow_id)
+        if target is None:
+            self.frames = saved
+            return False
+        self.events.append(FlowResumed(flow_id=str(target.flow_id), step_id=target.step_id))
+        self.frames = move_frames_to_top(self.frames, moved)
+        self._stack_event(before)
+        return True
+
+    def _start_flow_314(self, flow_id: str) -> None:
+        """3.14+ ``StartFlowCommand.run_command_on_tracker`` (3.15+: pattern_completed removed first)."""
+        before = dump(self.frames)
+        saved = [f.copy() for f in self.frames]
+        if self.profile.startflow_removes_completed:
+            self._pop_patterns_if_active(COMPLETED_PATTERN)
+        original = top_user_frame(self.original, skip_call=True, skip_link=True)
+        if original is not None and original.flow_id == flow_id:
+            if active_pattern(self.frames, CONTINUE_INTERRUPTED_PATTERN) is None:
+                self._stack_event(before)  # 3.15+: the pattern_completed removal, if any
+                return
+            self._pop_patterns_if_active(CONTINUE_INTERRUPTED_PATTERN)
+            self._resume(flow_id, before, saved)
+            return
+        if original is not None and any(f.is_user_flow and f.flow_id == flow_id for f in self.frames):
+            self._pop_patterns_if_active(CONTINUE_INTERRUPTED_PATTERN)
+            self._resume(flow_id, before, saved)
+            self.events.append(FlowInterrupted(flow_id=str(original.flow_id), step_id=original.step_id))
+            return
+        self._pop_patterns_if_active(CONTINUE_INTERRUPTED_PATTERN)
+        frame_type = "regular"
+        if original is not None:
+            frame_type = "interrupt"
+            self.events.append(FlowInterrupted(flow_id=str(original.flow_id), step_id=original.step_id))
+        self.frames.append(flow_frame_for(self.ctx, flow_id, frame_type))
+        self._stack_event(before)
 
     def _allowed_slots(self) -> set[str]:
         flows = self.ctx.project.flows

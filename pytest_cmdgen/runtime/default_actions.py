@@ -26,6 +26,8 @@ from pytest_cmdgen.runtime.stack import (
     SEARCH_FRAME,
     Frame,
     frame_context,
+    frames_of_flow,
+    move_frames_to_top,
     top_user_frame,
 )
 
@@ -262,39 +264,6 @@ def _active_continue_interrupted(frames: list[Frame]) -> Frame | None:
     return None
 
 
-def _frames_of_flow(frames: list[Frame], flow_id: str) -> tuple[list[Frame], Frame | None]:
-    """``collect_frames_to_resume`` / ``_collect_frames_to_cancel``: the flow's regular/interrupt frame and
-    every frame above it up to the next regular/interrupt frame of another flow."""
-    collected: list[Frame] = []
-    target: Frame | None = None
-    for frame in frames:
-        if frame.is_user_flow and frame.frame_type in ("regular", "interrupt", None):
-            if frame.flow_id == flow_id:
-                collected.append(frame)
-                target = frame
-                continue
-            if target is not None:
-                break
-        if target is not None:
-            collected.append(frame)
-    return collected, target
-
-
-def _move_frames_to_top(frames: list[Frame], moved: list[Frame]) -> list[Frame]:
-    """``DialogueStack.move_frames_to_top``: reorder, regular user frames become ``interrupt`` (call/link
-    frames untouched), then the lowest user frame becomes ``regular``."""
-    moved_ids = {f.frame_id for f in moved}
-    result = [f for f in frames if f.frame_id not in moved_ids] + moved
-    for frame in result:
-        if frame.is_user_flow and frame.frame_type in ("regular", None):
-            frame.frame_type = "interrupt"
-    for frame in result:
-        if frame.is_user_flow:
-            frame.frame_type = "regular"
-            break
-    return result
-
-
 def _reset_continue_slots() -> list[Event]:
     return [
         SlotSet(key=INTERRUPTED_FLOW_TO_CONTINUE_SLOT, value=None),
@@ -330,11 +299,11 @@ def action_continue_interrupted_flow(ctx: RuntimeContext) -> list[Event]:
             chosen = ids[names.index(selected)]
     if chosen is None:
         return []
-    moved, target = _frames_of_flow(frames, chosen)
+    moved, target = frames_of_flow(frames, chosen)
     if target is None:
         return []
     resumed = FlowResumed(flow_id=str(target.flow_id), step_id=target.step_id)
-    rebuilt = _move_frames_to_top(frames, moved)
+    rebuilt = move_frames_to_top(frames, moved)
     return [resumed, *_stack_events(ctx, rebuilt), *_reset_continue_slots()]
 
 
@@ -353,7 +322,7 @@ def action_cancel_interrupted_flows(ctx: RuntimeContext) -> list[Event]:
     events: list[Event] = []
     pushed: list[Frame] = []
     for flow_id in [str(i) for i in pattern.fields.get("interrupted_flow_ids") or []]:
-        canceled, target = _frames_of_flow(original, flow_id)
+        canceled, target = frames_of_flow(original, flow_id)
         if target is None:
             continue
         pushed.append(

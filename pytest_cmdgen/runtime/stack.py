@@ -173,3 +173,36 @@ def apply_patch(current: list[dict[str, Any]], patch: str) -> list[dict[str, Any
             elif kind == "remove":
                 result[index].pop(key, None)
     return result
+
+
+def frames_of_flow(frames: list[Frame], flow_id: str) -> tuple[list[Frame], Frame | None]:
+    """``collect_frames_to_resume`` / ``_collect_frames_to_cancel``: the flow's regular/interrupt frame and
+    every frame above it up to the next regular/interrupt frame of another flow."""
+    collected: list[Frame] = []
+    target: Frame | None = None
+    for frame in frames:
+        if frame.is_user_flow and frame.frame_type in ("regular", "interrupt", None):
+            if frame.flow_id == flow_id:
+                collected.append(frame)
+                target = frame
+                continue
+            if target is not None:
+                break
+        if target is not None:
+            collected.append(frame)
+    return collected, target
+
+
+def move_frames_to_top(frames: list[Frame], moved: list[Frame]) -> list[Frame]:
+    """``DialogueStack.move_frames_to_top``: reorder, regular user frames become ``interrupt`` (call/link
+    frames untouched), then the lowest user frame becomes ``regular``."""
+    moved_ids = {f.frame_id for f in moved}
+    result = [f for f in frames if f.frame_id not in moved_ids] + moved
+    for frame in result:
+        if frame.is_user_flow and frame.frame_type in ("regular", None):
+            frame.frame_type = "interrupt"
+    for frame in result:
+        if frame.is_user_flow:
+            frame.frame_type = "regular"
+            break
+    return result

@@ -78,7 +78,10 @@ def test_intent_payload_triggers_flow(basic_project):
         + "    steps:\n      - action: utter_done\n"
     )
     source = ScriptedSource()
-    conv = Agent(basic_project(flows=flows), source).start_conversation("s")
+    # Rasa only unpacks a `/intent` payload of a domain intent
+    conv = Agent(basic_project(flows=flows, domain=BASIC_DOMAIN + "intents:\n  - hello\n"), source).start_conversation(
+        "s"
+    )
     events = conv.handle_message("/hello")
     assert events[0].parse_data["intent"]["name"] == "hello"
     assert utters(events)[0] == "utter_done"
