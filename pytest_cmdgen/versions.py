@@ -282,7 +282,8 @@ class VersionProfile:
     correction_new_slot_values: bool
     """3.12+: the correction frame also carries ``new_slot_values`` (its default response uses them)."""
     corrected_slots_nested: bool
-    """3.21: ``corrected_slots`` maps each slot to ``{"value": ...}`` (the response reads ``val.value``)."""
+    """3.12+: ``corrected_slots`` maps each slot to ``{"value", "filled_by"}`` (checked in the 3.12.42–3.21.0
+    wheels: ``CorrectSlotsCommand.corrected_slots_dict``)."""
 
     # --- command generators: availability and command grammar (§9.5, modern §2.5–§2.6) ---
     compact_generator: bool
@@ -491,6 +492,7 @@ _312 = replace(
     persisted_slots=True,
     filled_by_on_slot_set=True,
     correction_new_slot_values=True,
+    corrected_slots_nested=True,
     compact_generator=True,
     v1_every_pattern_per_line=True,
     v1_legacy_clarify=False,
@@ -554,7 +556,7 @@ _316 = replace(
     response_rephrase_llm=_RESPONSE_REPHRASE_LLM_316,
     response_rephrase_blank_falls_back=True,
 )
-_321 = replace(_316, version="3.21", patterns_file="3.21.yml", corrected_slots_nested=True)
+_321 = replace(_316, version="3.21", patterns_file="3.21.yml")
 
 PROFILES: dict[str, VersionProfile] = {
     "3.10": _BASE_310,

@@ -225,7 +225,7 @@ class _Cleaner:
         same = str(current) == str(command.value) if profile.same_value_str_both else current == str(command.value)
         if same or self._pending_correction(command):
             return
-        corrected = CorrectedSlot(command.name, command.value)
+        corrected = CorrectedSlot(command.name, command.value, command.extractor)
         for index, existing in enumerate(self.clean):
             if isinstance(existing, CorrectSlots):
                 self.clean[index] = CorrectSlots(corrected_slots=(*existing.corrected_slots, corrected))
@@ -239,10 +239,9 @@ class _Cleaner:
         pending = frame.fields.get("corrected_slots") or {}
         if command.name not in pending:
             return False
-        value = pending[command.name]
-        if isinstance(value, dict) and "value" in value:
-            value = value["value"]
-        return str(value) == str(command.value)
+        # Rasa compares the stringified entry; from 3.12 that entry is {"value", "filled_by"}, so this never matches
+        # there and a repeated correction becomes a correction again (reproduced, not fixed: it changes the flow).
+        return str(pending[command.name]) == str(command.value)
 
     def _cancel_flow(self, command: CancelFlow) -> None:
         if any(isinstance(c, CancelFlow) for c in self.clean):
@@ -469,7 +468,9 @@ class _Executor:
     def _run_CorrectSlots(self, command: CorrectSlots) -> None:  # noqa: N802
         ctx, profile = self.ctx, self.profile
         flows = ctx.project.flows
-        corrected = {s.name: s.value for s in command.corrected_slots if self.slots.get(s.name) != s.value}
+        kept = [s for s in command.corrected_slots if self.slots.get(s.name) != s.value]
+        corrected = {s.name: s.value for s in kept}
+        filled_by = {s.name: s.filled_by for s in kept}
         if not corrected:
             return
         user = top_user_frame(self.frames, skip_call=True, skip_link=profile.active_flow_skips_link)
@@ -486,7 +487,9 @@ class _Executor:
         if earliest is None and not is_reset_only and not profile.correction_needs_flow_on_stack:
             return
         slots_field: dict[str, Any] = (
-            {k: {"value": v} for k, v in corrected.items()} if profile.corrected_slots_nested else dict(corrected)
+            {k: {"value": v, "filled_by": filled_by[k]} for k, v in corrected.items()}
+            if profile.corrected_slots_nested
+            else dict(corrected)
         )
         fields: dict[str, Any] = {
             "is_reset_only": is_reset_only,

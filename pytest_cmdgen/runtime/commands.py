@@ -51,10 +51,11 @@ class SetSlot(Command):
 
 @dataclass(frozen=True)
 class CorrectedSlot:
-    """One slot of a correction."""
+    """One slot of a correction; ``filled_by`` is the extractor of the SetSlot it came from (3.12+)."""
 
     name: str
     value: Any
+    filled_by: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from pytest_cmdgen.runtime.commands import (
     CancelFlow,
     CannotHandle,
@@ -13,7 +17,7 @@ from pytest_cmdgen.runtime.commands import (
     SkipQuestion,
     StartFlow,
 )
-from pytest_cmdgen.runtime.events import SlotSet
+from pytest_cmdgen.runtime.events import DialogueStackUpdated, SlotSet
 from tests.runtime.conftest import actions, event_kinds, texts, utters
 
 
@@ -224,3 +228,27 @@ def test_seeded_runs_are_identical(converse):
         return [e.to_dict() | {"timestamp": 0} for e in conv.tracker.events]
 
     assert run() == run()
+
+
+@pytest.mark.parametrize(
+    ("version", "entry"),
+    [("3.11", "7"), ("3.12", {"value": "7", "filled_by": "LLM"}), ("3.21", {"value": "7", "filled_by": "LLM"})],
+)
+def test_correction_frame_shape_per_version(converse, version, entry):
+    """3.12.42 and later wheels store each corrected slot as {value, filled_by} (CorrectSlotsCommand)."""
+    conv = converse(
+        {
+            "send 5 to bob": [StartFlow("transfer"), SetSlot("recipient", "bob"), SetSlot("amount", "5")],
+            "no, 7": [SetSlot("amount", "7")],
+        },
+        version=version,
+    )
+    conv.handle_message("send 5 to bob")
+    events = conv.handle_message("no, 7")
+    started = [e for e in events if isinstance(e, DialogueStackUpdated)]
+    frames = [json.loads(e.update) for e in started]
+    added = [
+        op["value"] for patch in frames for op in patch if op.get("op") == "add" and isinstance(op.get("value"), dict)
+    ]
+    correction = next(f for f in added if f.get("type") == "pattern_correction")
+    assert correction["corrected_slots"] == {"amount": entry}
