@@ -183,3 +183,33 @@ def converse(basic_project: Callable[..., Project]) -> Callable[..., Conversatio
         return agent.start_conversation("test")
 
     return make
+
+
+def banking_stub_runner() -> StubRunner:
+    """Stubs of the banking pack's custom actions for the runtime tests (John Smith's data)."""
+    return StubRunner(
+        {
+            "action_session_start": ActionResult(
+                events=[
+                    {"event": "session_started"},
+                    {"event": "slot", "name": "username", "value": "John Smith"},
+                    {"event": "action", "name": "action_listen"},
+                ]
+            ),
+            "action_ask_account_from": ActionResult(
+                responses=[{"text": "Which account would you like to transfer money from?"}]
+            ),
+            "action_check_payee_existence": ActionResult(
+                events=[{"event": "slot", "name": "payee_exists", "value": True}]
+            ),
+            "action_check_sufficient_funds": ActionResult(
+                events=[{"event": "slot", "name": "sufficient_funds", "value": True}]
+            ),
+            "action_process_immediate_payment": ActionResult(
+                events=[{"event": "slot", "name": "payment_processed", "value": True}]
+            ),
+            "action_list_payees": ActionResult(
+                responses=[{"text": "You are authorised to transfer money to: Amy, Fitness Gym and William"}]
+            ),
+        }
+    )

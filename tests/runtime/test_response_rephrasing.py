@@ -18,7 +18,7 @@ import pytest
 from pytest_cmdgen.generator.llm_generator import LLMCommandGenerator
 from pytest_cmdgen.llm import LLMService, ResponseCache, RetryPolicy
 from pytest_cmdgen.llm.errors import CacheMissError, LLMCallError
-from pytest_cmdgen.runtime.agent import ActionResult, Agent
+from pytest_cmdgen.runtime.agent import Agent
 from pytest_cmdgen.runtime.commands import SetSlot, StartFlow
 from pytest_cmdgen.runtime.events import BotUttered, UserUttered
 from pytest_cmdgen.runtime.project import Project
@@ -31,7 +31,7 @@ from pytest_cmdgen.runtime.rephrasing import (
 )
 from pytest_cmdgen.testing.fixtures import cmdgen_scripted_llm  # noqa: F401 - registers the fixture here
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
-from tests.runtime.conftest import ASSISTANTS, ScriptedSource, StubRunner
+from tests.runtime.conftest import ASSISTANTS, ScriptedSource, banking_stub_runner
 
 BANKING = ASSISTANTS / "starterpack-retail-banking-en"
 TELCO = ASSISTANTS / "starterpack-telco-en"
@@ -65,32 +65,6 @@ Suggested AI Response: Okay lets transfer money
 Rephrased AI Response:"""
 
 REPHRASED = "Sure thing, let's get your money transfer started."
-
-
-def banking_runner() -> StubRunner:
-    return StubRunner(
-        {
-            "action_session_start": ActionResult(
-                events=[
-                    {"event": "session_started"},
-                    {"event": "slot", "name": "username", "value": "John Smith"},
-                    {"event": "action", "name": "action_listen"},
-                ]
-            ),
-            "action_list_payees": ActionResult(
-                responses=[{"text": "You are authorised to transfer money to: Amy, Fitness Gym and William"}]
-            ),
-            "action_ask_account_from": ActionResult(
-                responses=[{"text": "Which account would you like to transfer money from?"}]
-            ),
-            "action_check_payee_existence": ActionResult(
-                events=[{"event": "slot", "name": "payee_exists", "value": True}]
-            ),
-            "action_check_sufficient_funds": ActionResult(
-                events=[{"event": "slot", "name": "sufficient_funds", "value": True}]
-            ),
-        }
-    )
 
 
 BANKING_SCRIPT = {
@@ -150,7 +124,7 @@ def v3_rule(server: ScriptedLLMServer, message: str, answer: str) -> None:
 def scripted_banking_conversation(fake: FakeService, version: str = "3.13", root: Path = BANKING) -> Any:
     project = Project.load(root, version)
     rephraser = ResponseRephraser.from_project(project, fake)  # type: ignore[arg-type]
-    agent = Agent(project, ScriptedSource(BANKING_SCRIPT), banking_runner(), rephraser=rephraser)
+    agent = Agent(project, ScriptedSource(BANKING_SCRIPT), banking_stub_runner(), rephraser=rephraser)
     return agent.start_conversation("rephrasing")
 
 
@@ -172,7 +146,7 @@ def test_banking_prompts_byte_for_byte_and_rephrased_text_in_the_next_command_pr
     project = Project.load(BANKING, "3.13")
     rephraser = ResponseRephraser.from_project(project, service)
     assert rephraser is not None
-    agent = Agent(project, LLMCommandGenerator(project, service), banking_runner(), rephraser=rephraser)
+    agent = Agent(project, LLMCommandGenerator(project, service), banking_stub_runner(), rephraser=rephraser)
     conversation = agent.start_conversation("banking")
 
     conversation.handle_message("who are my payees")
@@ -213,7 +187,7 @@ def test_the_cache_gives_the_same_answer_to_the_same_prompt(
         try:
             project = Project.load(BANKING, "3.13")
             rephraser = ResponseRephraser.from_project(project, svc)
-            agent = Agent(project, ScriptedSource(BANKING_SCRIPT), banking_runner(), rephraser=rephraser)
+            agent = Agent(project, ScriptedSource(BANKING_SCRIPT), banking_stub_runner(), rephraser=rephraser)
             conversation = agent.start_conversation("cached")
             conversation.handle_message("who are my payees")
             texts.append(bots(conversation.handle_message("I want to transfer 55 to Amy"))[0].text)
@@ -231,7 +205,7 @@ def test_without_a_rule_the_scripted_server_answers_empty_and_the_template_text_
     agent = Agent(
         project,
         ScriptedSource(BANKING_SCRIPT),
-        banking_runner(),
+        banking_stub_runner(),
         rephraser=ResponseRephraser.from_project(project, service),
     )
     conversation = agent.start_conversation("offline")

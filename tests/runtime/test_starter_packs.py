@@ -5,42 +5,21 @@ from __future__ import annotations
 from pytest_cmdgen.runtime.agent import ActionResult, Agent
 from pytest_cmdgen.runtime.commands import ChitChat, Knowledge, SetSlot, StartFlow
 from pytest_cmdgen.runtime.project import Project
-from tests.runtime.conftest import ASSISTANTS, ScriptedSource, StubRunner, event_kinds, texts, utters
+from tests.runtime.conftest import (
+    ASSISTANTS,
+    ScriptedSource,
+    StubRunner,
+    banking_stub_runner,
+    event_kinds,
+    texts,
+    utters,
+)
 
 ESP_ANSWER = (
     "Based on the provided documents and the context of the recent conversation, the question about solving "
     "world hunger is not directly addressed. If you have any specific questions related to the documents or "
     "conversation context, feel free to ask for more information."
 )
-
-
-def retail_runner() -> StubRunner:
-    return StubRunner(
-        {
-            "action_session_start": ActionResult(
-                events=[
-                    {"event": "session_started"},
-                    {"event": "slot", "name": "username", "value": "John Smith"},
-                    {"event": "action", "name": "action_listen"},
-                ]
-            ),
-            "action_ask_account_from": ActionResult(
-                responses=[{"text": "Which account would you like to transfer money from?"}]
-            ),
-            "action_check_payee_existence": ActionResult(
-                events=[{"event": "slot", "name": "payee_exists", "value": True}]
-            ),
-            "action_check_sufficient_funds": ActionResult(
-                events=[{"event": "slot", "name": "sufficient_funds", "value": True}]
-            ),
-            "action_process_immediate_payment": ActionResult(
-                events=[{"event": "slot", "name": "payment_processed", "value": True}]
-            ),
-            "action_list_payees": ActionResult(
-                responses=[{"text": "You are authorised to transfer money to: Amy, Fitness Gym and William"}]
-            ),
-        }
-    )
 
 
 def test_retail_corrections_case():
@@ -59,7 +38,7 @@ def test_retail_corrections_case():
             "yes": [SetSlot("confirm_immediate_payment", True)],
         }
     )
-    conv = Agent(project, source, retail_runner()).start_conversation("corrections")
+    conv = Agent(project, source, banking_stub_runner()).start_conversation("corrections")
     assert texts(conv.handle_message("who are my payees")) == [
         "You are authorised to transfer money to: Amy, Fitness Gym and William"
     ]
@@ -83,7 +62,7 @@ def test_retail_chitchat_case_with_a_search_responder():
 
     project = Project.load(ASSISTANTS / "starterpack-retail-banking-en", "3.13")
     source = ScriptedSource({"hello,": [ChitChat()], "How can we solve world hunger?": [Knowledge()]})
-    conv = Agent(project, source, retail_runner(), responder=Responder()).start_conversation("chitchat")
+    conv = Agent(project, source, banking_stub_runner(), responder=Responder()).start_conversation("chitchat")
     assert utters(conv.handle_message("hello,")) == ["utter_chitchat"]
     events = conv.handle_message("How can we solve world hunger?")
     assert texts(events) == [ESP_ANSWER]
@@ -94,7 +73,7 @@ def test_retail_chitchat_case_with_a_search_responder():
 
 def test_retail_session_start_greeting():
     project = Project.load(ASSISTANTS / "starterpack-retail-banking-en", "3.13")
-    conv = Agent(project, ScriptedSource(), retail_runner()).start_conversation("greet")
+    conv = Agent(project, ScriptedSource(), banking_stub_runner()).start_conversation("greet")
     assert utters(conv.handle_message("/session_start")) == ["utter_greeting", "utter_show_greeting_accordion"]
 
 
