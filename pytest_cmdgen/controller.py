@@ -103,8 +103,7 @@ class Controller:
         to_rephrase = {item.test_id for item in items if isinstance(item, RephraseItem)}
         for item in items:
             if isinstance(item, E2EItem | RephraseItem):
-                test_id = item.nodeid if isinstance(item, E2EItem) else item.test_id
-                self.engine.submit(test_id, item.suite, item.test_case, rephrase=test_id in to_rephrase)
+                self.engine.submit(item.test_id, item.suite, item.test_case, rephrase=item.test_id in to_rephrase)
 
     def prefetch_file(self, item: pytest.Item) -> None:
         """On an xdist worker preparing data, start every test case of the item's file when its first item
@@ -121,7 +120,7 @@ class Controller:
         self.prefetch_file(item)
         self.results.sources[item.nodeid.rpartition("::")[0]] = str(item.path)
         try:
-            outcome = self.engine.outcome(item.nodeid, item.suite, item.test_case)
+            outcome = self.engine.outcome(item.test_id, item.suite, item.test_case)
         except Exception:
             self.results.tests["failed"] += 1
             raise

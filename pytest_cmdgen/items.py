@@ -76,8 +76,8 @@ class E2EFile(pytest.File):
             return self.path
 
 
-class E2EItem(pytest.Item):
-    """One E2E test case."""
+class _TestCaseItem(pytest.Item):
+    """An item about one test case of an E2E file (the case itself, or one of its sub-items)."""
 
     def __init__(self, *, test_case: TestCase, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -87,6 +87,15 @@ class E2EItem(pytest.Item):
     def suite(self) -> TestSuiteFile:
         """The parsed file this test case belongs to."""
         return self.parent.suite  # type: ignore[union-attr]
+
+    @property
+    def test_id(self) -> str:
+        """The test case's node id, ``<file>::<test case name>`` (the conversation's id in the datasets)."""
+        return f"{self.parent.nodeid}::{self.test_case.name}"  # type: ignore[union-attr]
+
+
+class E2EItem(_TestCaseItem):
+    """One E2E test case."""
 
     def runtest(self) -> None:
         """Run the conversation through the runtime and judge it like ``rasa test e2e``."""
@@ -108,27 +117,16 @@ class E2EItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
 
-class RephraseItem(pytest.Item):
+class RephraseItem(_TestCaseItem):
     """Paraphrases of one user turn of a passing test case, validated against the command LLM.
 
     Passes unless something errored (LLM unreachable, an unparseable rephraser answer after retries);
     skipped with the reason when the test case failed or the turn has nothing to rephrase.
     """
 
-    def __init__(self, *, test_case: TestCase, step_line: int, **kwargs: Any) -> None:
+    def __init__(self, *, step_line: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.test_case = test_case
         self.step_line = step_line
-
-    @property
-    def suite(self) -> TestSuiteFile:
-        """The parsed file this test case belongs to."""
-        return self.parent.suite  # type: ignore[union-attr]
-
-    @property
-    def test_id(self) -> str:
-        """The node id of the test case this turn belongs to."""
-        return f"{self.parent.nodeid}::{self.test_case.name}"  # type: ignore[union-attr]
 
     def runtest(self) -> None:
         """Ask for paraphrases of the conversation (once) and report this turn's kept and rejected ones."""
