@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
+from pytest_cmdgen.errors import CmdgenInputError
+
 DEFAULT_VERSION = "3.13"
 
 ActiveLookup = Literal["skip_call", "skip_call_link", "any"]
@@ -32,7 +34,7 @@ PatchGate = int | None
 _VERSION_RE = re.compile(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?")
 
 
-class UnknownVersionError(ValueError):
+class UnknownVersionError(CmdgenInputError, ValueError):
     """The version string does not name a supported Rasa Pro version (3.10 to 3.21)."""
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from pytest_cmdgen.errors import CmdgenInputError
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -65,15 +67,14 @@ def line_of(node: Any, key: Any = None, default: int = 0) -> int:
     return default
 
 
-class YamlSyntaxError(ValueError):
+class YamlSyntaxError(CmdgenInputError, ValueError):
     """A file is not valid YAML; the message is ``file:line:column: invalid YAML: problem``."""
 
     def __init__(self, path: Path | str, mark: Mark | None, problem: str) -> None:
         self.path = path
         self.mark = mark
         self.problem = problem
-        where = f"{path}:{mark.line}:{mark.column}" if mark else str(path)
-        super().__init__(f"{where}: {problem}")
+        super().__init__(problem, file=path, line=mark.line if mark else None, column=mark.column if mark else None)
 
 
 def _mark(node: yaml.Node) -> Mark:

@@ -8,8 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_cmdgen.actions.base import ActionResult
-from pytest_cmdgen.e2e.model import StubResponse, TestSuiteFile
 from pytest_cmdgen.runtime.errors import ActionError
+
+
+@dataclass(frozen=True)
+class StubResponse:
+    """A stubbed custom action: the events and responses it returns (``stub_custom_actions:``)."""
+
+    key: str
+    events: tuple[dict[str, Any], ...] = ()
+    responses: tuple[dict[str, Any], ...] = ()
+    line: int = 0
+
 
 
 @dataclass
@@ -23,9 +33,9 @@ class StubActionRunner:
     test_case: str = ""
 
     @classmethod
-    def for_test_case(cls, suite: TestSuiteFile, test_case: str) -> StubActionRunner:
-        """The stubs of ``suite`` as seen by ``test_case``."""
-        return cls(stubs=dict(suite.stub_custom_actions), test_case=test_case)
+    def for_test_case(cls, stubs: Mapping[str, StubResponse], test_case: str) -> StubActionRunner:
+        """A test file's ``stub_custom_actions`` as seen by ``test_case``."""
+        return cls(stubs=dict(stubs), test_case=test_case)
 
     def stub_for(self, action_name: str) -> StubResponse | None:
         """The stub that answers ``action_name``, or None."""
@@ -50,4 +60,4 @@ class StubActionRunner:
         )
 
 
-__all__ = ["StubActionRunner"]
+__all__ = ["StubActionRunner", "StubResponse"]

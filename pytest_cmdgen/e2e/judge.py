@@ -23,11 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pytest_cmdgen.e2e import model as m
-from pytest_cmdgen.e2e.transcript import (
-    NO_BOT_RESPONSE,
-    assertion_transcript,
-    step_format_transcript,
-)
+from pytest_cmdgen.e2e.transcript import assertion_transcript, step_format_transcript
+from pytest_cmdgen.e2e.turns import NO_BOT_RESPONSE, Turn, describe_step, slot_type_repr
 from pytest_cmdgen.runtime.events import (
     ActionExecuted,
     BotUttered,
@@ -46,46 +43,6 @@ GENERATIVE_SKIP_REASON = (
     "needs an LLM judge: {kinds} assertion(s) are not evaluated by pytest-cmdgen "
     "(all other assertions of the test passed)"
 )
-
-
-# --- turns -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Turn:
-    """What one user step (or, with ``index == -1``, the session start) produced.
-
-    ``events`` are all tracker events new since the previous turn, in order. ``no_events`` marks a turn in
-    which the agent produced nothing (Rasa then records a fake turn whose bot text is
-    ``* No Bot Response *``).
-    """
-
-    index: int
-    user_text: str | None
-    events: list[Event] = field(default_factory=list)
-    no_events: bool = False
-
-    @property
-    def bot_messages(self) -> list[BotUttered]:
-        """The ``BotUttered`` events of the turn."""
-        return [e for e in self.events if isinstance(e, BotUttered)]
-
-    @property
-    def user_messages(self) -> list[UserUttered]:
-        """The ``UserUttered`` events of the turn."""
-        return [e for e in self.events if isinstance(e, UserUttered)]
-
-    @property
-    def slots_set(self) -> list[SlotSet]:
-        """The ``SlotSet`` events of the turn."""
-        return [e for e in self.events if isinstance(e, SlotSet)]
-
-    @property
-    def bot_texts(self) -> list[str]:
-        """The bot texts of the turn (``* No Bot Response *`` for a turn without events)."""
-        if self.no_events:
-            return [NO_BOT_RESPONSE]
-        return [b.text for b in self.bot_messages if b.text is not None]
 
 
 # --- results -----------------------------------------------------------------------------------------
@@ -182,11 +139,6 @@ def failed_result(line: int, step_index: int, expected: str, actual: str, messag
 # --- step format (§11.3) -----------------------------------------------------------------------------
 
 
-def slot_type_repr(value: Any) -> str:
-    """``value (type)`` as Rasa's transcript shows a slot value."""
-    return f"{value} ({type(value).__name__})"
-
-
 def step_matches(step: m.Step, turn: Turn) -> bool:
     """Whether a non-user step matches a turn (order-insensitive, non-consuming)."""
     if isinstance(step, m.BotStep):
@@ -241,22 +193,6 @@ def judge_step_format(test_case: m.TestCase, turns: Mapping[int, Turn]) -> Judge
         return JudgeResult(outcome="passed")
     transcript = step_format_transcript(test_case.steps, step_turns, {f.step_index for f in failures})
     return JudgeResult(outcome="failed", failures=failures, transcript=transcript)
-
-
-def describe_step(step: m.Step) -> str:
-    """A step as one transcript line (``user: ...``, ``bot: ...``, ``utter: ...``, ``slot_was_set: ...``)."""
-    if isinstance(step, m.UserStep):
-        return f"user: {step.text}"
-    if isinstance(step, m.BotStep):
-        return f"bot: {step.text}"
-    if isinstance(step, m.UtterStep):
-        return f"utter: {step.name}"
-    if isinstance(step, (m.SlotWasSetStep, m.SlotWasNotSetStep)):
-        key = "slot_was_set" if isinstance(step, m.SlotWasSetStep) else "slot_was_not_set"
-        if step.has_value:
-            return f"{key}: {step.name}: {slot_type_repr(step.value)}"
-        return f"{key}: {step.name}"
-    return repr(step)
 
 
 def describe_turn_for(step: m.Step, turn: Turn) -> str:

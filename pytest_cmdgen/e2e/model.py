@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_cmdgen.actions.stub import StubResponse
+
 # --- steps -------------------------------------------------------------------------------------------
 
 
@@ -206,16 +208,6 @@ class MetadataEntry:
     name: str
     data: dict[str, Any]
     line: int
-
-
-@dataclass(frozen=True)
-class StubResponse:
-    """A stubbed custom action: the events and responses it returns (``stub_custom_actions:``)."""
-
-    key: str
-    events: tuple[dict[str, Any], ...] = ()
-    responses: tuple[dict[str, Any], ...] = ()
-    line: int = 0
 
 
 @dataclass(frozen=True)

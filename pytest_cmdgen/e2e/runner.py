@@ -238,7 +238,7 @@ def build_agent(
     from pytest_cmdgen.actions import DEFAULT_TIMEOUT, ChoosingActionRunner, StubActionRunner
     from pytest_cmdgen.runtime.agent import Agent  # type: ignore[import-not-found]
 
-    stubs = StubActionRunner.for_test_case(suite, test_case.name) if suite and test_case else None
+    stubs = StubActionRunner.for_test_case(suite.stub_custom_actions, test_case.name) if suite and test_case else None
     runner = ChoosingActionRunner.for_project(
         project, stubs=stubs, url=action_url, timeout=action_timeout or DEFAULT_TIMEOUT
     )

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pytest_cmdgen.e2e import model as m
+from pytest_cmdgen.e2e.turns import NO_BOT_RESPONSE, NO_SLOT_SET, Turn, describe_step
 from pytest_cmdgen.runtime.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -29,15 +31,6 @@ from pytest_cmdgen.runtime.events import (
     SlotSet,
     UserUttered,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pytest_cmdgen.e2e import model as m
-    from pytest_cmdgen.e2e.judge import Turn
-
-#: Shown for a turn in which the bot said nothing.
-NO_BOT_RESPONSE = "* No Bot Response *"
-#: Shown for a turn in which no slot was set.
-NO_SLOT_SET = "* No Slot Set *"
 
 #: Rasa's internal slots, left out of assertion transcripts.
 DEFAULT_SLOTS = frozenset(
@@ -62,15 +55,11 @@ def _type_repr(value: Any) -> str:
 
 
 def _expected_line(step: m.Step) -> str:
-    from pytest_cmdgen.e2e.judge import describe_step
-
     return describe_step(step)
 
 
 def _actual_lines(step: m.Step, turn: Turn) -> tuple[str, list[str]]:
     """(kind, lines) of what the turn held, in the vocabulary of ``step``."""
-    from pytest_cmdgen.e2e import model as m
-
     if isinstance(step, m.BotStep):
         texts = turn.bot_texts
         return "bot", [f"bot: {t}" for t in texts] or [NO_BOT_RESPONSE]
@@ -89,8 +78,6 @@ def step_format_transcript(steps: Sequence[m.Step], step_turns: Sequence[Turn], 
     A passing step shows the same line on both sides; a failing one shows, on the actual side, what its
     turn held in the step's vocabulary (each kind once per turn).
     """
-    from pytest_cmdgen.e2e import model as m
-
     if not failed:
         return []
     last = max(failed)
@@ -168,8 +155,6 @@ def events_transcript(events: Sequence[Event]) -> list[str]:
 
 def assertion_transcript(test_case: m.TestCase, events: Sequence[Event], failing_step: int, expected: str) -> list[str]:
     """The events up to the end of the failing step's turn, then ``>>> expected: <assertion>``."""
-    from pytest_cmdgen.e2e import model as m
-
     step = test_case.steps[failing_step] if 0 <= failing_step < len(test_case.steps) else None
     cut = len(events)
     if isinstance(step, m.UserStep):

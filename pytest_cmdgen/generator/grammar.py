@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_cmdgen.errors import CmdgenInputError
 from pytest_cmdgen.runtime.commands import (
     CancelFlow,
     CannotHandle,
@@ -51,7 +52,7 @@ _NONE_VALUES = frozenset({"[missing information]", "[missing]", "None", "undefin
 _PATTERN_PREFIX = "pattern_"
 
 
-class UnsupportedSyntaxError(ValueError):
+class UnsupportedSyntaxError(CmdgenInputError, ValueError):
     """The syntax does not exist in the given Rasa version (v3 before 3.13, v2 before 3.12)."""
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pytest_cmdgen.errors import CmdgenInputError
 from pytest_cmdgen.generator.grammar import GENERATOR_SYNTAX, Syntax, parse_commands
 from pytest_cmdgen.generator.model_groups import (
     embeddings_config,
@@ -36,6 +37,7 @@ from pytest_cmdgen.generator.state import (
     build_prompt_state,
 )
 from pytest_cmdgen.llm.errors import LLMError
+from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.runtime.commands import Command, SetSlot
 from pytest_cmdgen.runtime.errors import CommandSourceError
 from pytest_cmdgen.runtime.interfaces import CommandPrediction, CommandRequest
@@ -47,11 +49,11 @@ if TYPE_CHECKING:
     from pytest_cmdgen.runtime.project import Project
 
 DEFAULT_MAX_CHARACTERS = 420
-PROMPT_PURPOSE = "annotation"
+PROMPT_PURPOSE = Purpose.ANNOTATION
 """Usage-meter purpose of the generator's chat calls."""
 
 
-class GeneratorConfigError(ValueError):
+class GeneratorConfigError(CmdgenInputError, ValueError):
     """``config.yml`` has no LLM command generator, or one this tool does not reproduce."""
 
 

@@ -22,6 +22,7 @@ import jinja2
 if TYPE_CHECKING:
     from pytest_cmdgen.generator.grammar import Syntax
 
+from pytest_cmdgen.errors import CmdgenInputError
 from pytest_cmdgen.versions import V1_TEMPLATE_FILE, Version, modern_template_file, profile_for
 
 GeneratorName = Literal["single_step", "compact", "search_ready"]
@@ -248,7 +249,7 @@ _TEMPLATE_PACKAGE = "pytest_cmdgen.generator"
 _TEMPLATE_DIR = "templates"
 
 
-class TemplateNotAvailableError(LookupError):
+class TemplateNotAvailableError(CmdgenInputError, LookupError):
     """The requested generator/template does not exist in that Rasa version."""
 
 

@@ -39,6 +39,7 @@ from pytest_cmdgen.generator.prompt import (
     sanitize_message,
 )
 from pytest_cmdgen.generator.retrieval import effective_num_flows, order_prompt_flows
+from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.runtime import predicates
 from pytest_cmdgen.runtime.events import BotUttered, FlowStarted, UserUttered
 from pytest_cmdgen.runtime.stack import top_flow_frame
@@ -284,7 +285,7 @@ class FlowRetriever:
     def _index(self) -> tuple[list[str], list[list[float]]]:
         if self._flow_ids is None or self._vectors is None:
             docs = self.documents()
-            vectors = self.service.embed(self.config, [text for _, text in docs], purpose="embeddings").vectors
+            vectors = self.service.embed(self.config, [text for _, text in docs], purpose=Purpose.EMBEDDINGS).vectors
             self._flow_ids, self._vectors = [flow_id for flow_id, _ in docs], vectors
         return self._flow_ids, self._vectors
 
@@ -302,7 +303,7 @@ class FlowRetriever:
         flow_ids, vectors = self._index()
         if not flow_ids:
             return []
-        query = self.service.embed(self.config, [self.query_text(request)], purpose="embeddings").vectors[0]
+        query = self.service.embed(self.config, [self.query_text(request)], purpose=Purpose.EMBEDDINGS).vectors[0]
         return [(flow_id, _dot(query, vector)) for flow_id, vector in zip(flow_ids, vectors, strict=True)]
 
 

@@ -6,12 +6,14 @@ for "the LLM could not answer". Messages never contain API keys.
 
 from __future__ import annotations
 
+from pytest_cmdgen.errors import CmdgenError, CmdgenInputError
 
-class LLMError(Exception):
+
+class LLMError(CmdgenError):
     """Base class of every error raised by :mod:`pytest_cmdgen.llm`."""
 
 
-class LLMConfigError(LLMError):
+class LLMConfigError(LLMError, CmdgenInputError):
     """An LLM client configuration is invalid or cannot be resolved (e.g. a missing API key)."""
 
 

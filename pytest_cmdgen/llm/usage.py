@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from pytest_cmdgen.llm.purpose import Purpose
+
 #: Purposes used by the recipe; any other string is accepted too.
-PURPOSES = ("annotation", "rephrasing", "validation", "embeddings")
+PURPOSES = tuple(purpose.value for purpose in Purpose)
 
 # USD per one million tokens: (input, output). Embeddings have no output price.
 PRICES_PER_MILLION: Mapping[str, tuple[float, float]] = {
@@ -106,7 +108,8 @@ class PurposeUsage:
 
 
 class UsageMeter:
-    """Thread-safe usage counters keyed by purpose."""
+    """Thread-safe usage counters keyed by purpose (a :class:`Purpose` or its name; kept as plain names, so
+    snapshots are builtins that travel between processes)."""
 
     def __init__(self) -> None:
         """Create an empty meter."""
@@ -114,9 +117,10 @@ class UsageMeter:
         self._by_purpose: dict[str, PurposeUsage] = {}
 
     def _get(self, purpose: str) -> PurposeUsage:
-        usage = self._by_purpose.get(purpose)
+        name = str(purpose)
+        usage = self._by_purpose.get(name)
         if usage is None:
-            usage = self._by_purpose[purpose] = PurposeUsage()
+            usage = self._by_purpose[name] = PurposeUsage()
         return usage
 
     def record_call(self, purpose: str, model: str | None, prompt_tokens: int, completion_tokens: int) -> None:
@@ -157,7 +161,7 @@ class UsageMeter:
     def get(self, purpose: str) -> PurposeUsage:
         """A copy of one purpose's counters (zeros if never used)."""
         with self._lock:
-            return PurposeUsage(**asdict(self._by_purpose.get(purpose, PurposeUsage())))
+            return PurposeUsage(**asdict(self._by_purpose.get(str(purpose), PurposeUsage())))
 
     def total(self) -> PurposeUsage:
         """The counters summed over all purposes."""

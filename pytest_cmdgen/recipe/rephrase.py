@@ -30,7 +30,8 @@ from typing import Any
 
 import jinja2
 
-from pytest_cmdgen.errors import CmdgenInputError, InputFileError
+from pytest_cmdgen.errors import CmdgenError, CmdgenInputError, InputFileError
+from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.recipe.conversation import AnnotatedStep, Conversation, FailedRephrasing
 from pytest_cmdgen.recipe.conversation_yaml import CommandParser
 from pytest_cmdgen.recipe.substitute import substitute_user_messages
@@ -43,10 +44,10 @@ logger = logging.getLogger(__name__)
 Completer = Callable[[str, str], Any]
 """``complete(prompt, purpose)`` → answer text, a future of it, or an object with ``.text``."""
 
-PURPOSE_REPHRASE = "rephrase"
+PURPOSE_REPHRASE = Purpose.REPHRASING
 """The ``purpose`` passed to the completer for the paraphrasing call."""
 
-PURPOSE_VALIDATE = "rephrase_validation"
+PURPOSE_VALIDATE = Purpose.VALIDATION
 """The ``purpose`` passed to the completer for the validation calls."""
 
 USER_PREFIX = "USER"
@@ -59,7 +60,7 @@ ALLOWED_KEYS = ("prompt_template", "llm")
 """The only keys a rephrase config may have."""
 
 
-class RephraseError(Exception):
+class RephraseError(CmdgenError):
     """Rephrasing a conversation failed (the LLM call or a validation call)."""
 
 

@@ -5,19 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pytest_cmdgen.errors import CmdgenError, CmdgenInputError
 from pytest_cmdgen.yamlio import YamlSyntaxError, load_marked_file
 
 
-class ProjectError(Exception):
+class ProjectError(CmdgenInputError):
     """A project file is missing or malformed; the message reads ``file:line: key: what was expected``."""
 
-    def __init__(self, file: str, line: int, key: str, expected: str) -> None:
-        self.file = file
-        self.line = line
-        self.key = key
+    def __init__(self, file: str, line: int, key: str, expected: str, hint: str | None = None) -> None:
         self.expected = expected
-        where = f"{file}:{line}" if line else file
-        super().__init__(f"{where}: {key}: {expected}" if key else f"{where}: {expected}")
+        super().__init__(expected, file=file, line=line, key=key or None, hint=hint)
 
 
 def load_project_yaml(path: Path) -> Any:
@@ -33,7 +30,7 @@ def load_project_yaml(path: Path) -> Any:
         raise ProjectError(str(path), exc.mark.line if exc.mark else 0, "", exc.problem) from None
 
 
-class ActionError(Exception):
+class ActionError(CmdgenError):
     """A custom action could not run; names the action and why. The E2E item fails with it."""
 
     def __init__(self, action_name: str, reason: str) -> None:
@@ -42,7 +39,7 @@ class ActionError(Exception):
         super().__init__(f"action {action_name!r} failed: {reason}")
 
 
-class CommandSourceError(Exception):
+class CommandSourceError(CmdgenError):
     """The command source could not answer at all: a script without the message, an LLM call that failed
     after its retries. Unlike a bad LLM answer (Rasa's internal-error pattern), this fails the test with
     the message, since a conversation run on a made-up answer would teach the dataset nothing."""

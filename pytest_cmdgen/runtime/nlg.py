@@ -1,6 +1,6 @@
 """Responses: choosing a variation (conditions, channel, seeded choice) and filling it in (§12.4).
 
-With ``nlg: {type: rephrase}`` a :class:`~pytest_cmdgen.runtime.rephrasing.ResponseRephraser` rewrites the
+With ``nlg: {type: rephrase}`` a :class:`~pytest_cmdgen.generator.response_rephraser.ResponseRephraser` rewrites the
 text of flagged responses after they are filled (rasa-modern-generators §4.2); it needs the conversation,
 so a generator bound to a tracker (:meth:`ResponseGenerator.bind`) does it. Without a rephraser nothing
 changes.
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 class Rephraser(Protocol):
-    """What the NLG needs of a response rephraser (:class:`~pytest_cmdgen.runtime.rephrasing.ResponseRephraser`)."""
+    """What the NLG needs of a response rephraser (``generator.response_rephraser.ResponseRephraser``)."""
 
     def allows_rephrasing(self, message: dict[str, Any]) -> bool:
         """Whether Rasa would rephrase this filled response."""

@@ -9,10 +9,12 @@ from typing import Any
 import jinja2
 from pypred import Predicate
 
+from pytest_cmdgen.errors import CmdgenInputError
+
 _JINJA = jinja2.Environment(autoescape=False)
 
 
-class PredicateError(ValueError):
+class PredicateError(CmdgenInputError, ValueError):
     """A condition could not be parsed."""
 
 

@@ -138,10 +138,10 @@ def suite_with_stubs() -> TestSuiteFile:
 
 def test_stub_precedence() -> None:
     suite = suite_with_stubs()
-    specific = StubActionRunner.for_test_case(suite, "case a")
+    specific = StubActionRunner.for_test_case(suite.stub_custom_actions, "case a")
     assert specific.run("action_greet").responses == [{"text": "specific"}]
     assert specific.run("action_greet").events == []
-    general = StubActionRunner.for_test_case(suite, "case b")
+    general = StubActionRunner.for_test_case(suite.stub_custom_actions, "case b")
     assert general.run("action_greet").events == [{"event": "slot", "name": "x", "value": 1}]
     assert not general.has("action_other")
     with pytest.raises(ActionError):
@@ -149,7 +149,7 @@ def test_stub_precedence() -> None:
 
 
 def test_chooser_prefers_stubs_then_url(server: ActionServer) -> None:
-    stubs = StubActionRunner.for_test_case(suite_with_stubs(), "case a")
+    stubs = StubActionRunner.for_test_case(suite_with_stubs().stub_custom_actions, "case a")
     project = FakeProject(endpoints={"action_endpoint": {"url": server.url}})
     runner = ChoosingActionRunner.for_project(project, stubs=stubs)
     assert runner.run("action_greet", FakeTracker(), project).responses == [{"text": "specific"}]

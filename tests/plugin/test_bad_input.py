@@ -80,7 +80,8 @@ def test_a_bad_file_does_not_stop_the_others_with_continue_on_collection_errors(
     text, _ = CASES["unknown_step_key"]
     pytester.makefile(".yml", **{"e2e/bad": text, "e2e/good": GOOD})
     pytester.makeconftest(
-        "from pytest_cmdgen.controller import Controller\nController.run_item = lambda self, item: None\n"
+        "from pytest_cmdgen.plugin.stash import role_of\n"
+        "def pytest_configure(config):\n    role_of(config).run_item = lambda item: None\n"
     )
     result = pytester.runpytest("e2e", "--continue-on-collection-errors")
     result.assert_outcomes(passed=1, errors=1)

@@ -98,14 +98,16 @@ def test_last_failed_reruns_only_the_failed_case(pytester: pytest.Pytester) -> N
     _write_suite(pytester)
     pytester.makeconftest(
         """
-from pytest_cmdgen.controller import Controller
-from pytest_cmdgen.items import E2EFailure
+from pytest_cmdgen.plugin.stash import role_of
+from pytest_cmdgen.plugin.failures import E2EFailure
 
 def _run(self, item):
     if item.name == "check balance":
         raise E2EFailure(item.name, item.path, 9, "utter: utter_balance", "no bot message in this turn")
 
-Controller.run_item = _run
+def pytest_configure(config):
+    role = role_of(config)
+    role.run_item = _run.__get__(role)
 """
     )
     first = pytester.runpytest("e2e")

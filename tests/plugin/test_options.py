@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_cmdgen.options import OPTIONS, OptionValueError, convert, resolve
+from pytest_cmdgen.plugin.options import OPTIONS, OptionValueError, convert, resolve
 
 pytest_plugins = ["pytester"]
 
@@ -86,9 +86,10 @@ def test_every_option_is_registered_with_its_ini_mirror(pytester: pytest.Pyteste
 
 
 def test_readme_options_section_matches_the_registered_options() -> None:
-    from pytest_cmdgen.options import options_markdown
+    from pytest_cmdgen.plugin.options import options_markdown
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     begin, end = "<!-- options:begin -->", "<!-- options:end -->"
     section = readme.split(begin)[1].split(end)[0].strip()
-    assert section == options_markdown().strip(), "README options table is stale: run `python -m pytest_cmdgen.options`"
+    stale = "README options table is stale: run `python -m pytest_cmdgen.plugin.options`"
+    assert section == options_markdown().strip(), stale

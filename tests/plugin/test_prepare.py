@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,7 +69,7 @@ def test_writes_the_full_layout_with_the_summary(pytester: pytest.Pytester, llm:
     result = _prepare(pytester, "out")
     result.assert_outcomes(passed=17, skipped=1)
     files = _files(pytester.path / "out")
-    assert sorted(f for f in files if not f.startswith("4_train_test_split/hf_dataset/")) == LAYOUT
+    assert sorted(files) == LAYOUT  # no Hugging Face copy unless asked for
     summary = yaml.safe_load(files["result_summary.yaml"])
     assert summary["num_input_e2e_tests"] == 4
     assert summary["num_annotated_conversations"] == 4
@@ -74,11 +77,40 @@ def test_writes_the_full_layout_with_the_summary(pytester: pytest.Pytester, llm:
     train = [json.loads(line) for line in files["4_train_test_split/ft_splits/train.jsonl"].splitlines()]
     assert train and set(train[0]) == {"prompt", "completion"}
     assert not any(b"test-key-not-a-secret" in content for content in files.values())
-    datasets = pytest.importorskip("datasets")  # the test extra has it; the HF copy is written when installed
-    saved = datasets.load_from_disk(str(pytester.path / "out" / "4_train_test_split" / "hf_dataset"))
+    result.stdout.fnmatch_lines(["*cmdgen summary*", "E2E tests*4 passed, 0 failed, 0 skipped*", "output *"])
+    assert "datasets" not in result.stdout.str()
+
+
+def test_the_hf_dataset_copy_is_written_when_asked_for(pytester: pytest.Pytester, llm: ScriptedLLMServer) -> None:
+    import datasets  # the test extra installs it
+
+    _prepare(pytester, "out", "--cmdgen-hf-dataset").assert_outcomes(passed=17, skipped=1)
+    split = pytester.path / "out" / "4_train_test_split"
+    train = [json.loads(line) for line in (split / "ft_splits" / "train.jsonl").read_text().splitlines()]
+    saved = datasets.load_from_disk(str(split / "hf_dataset"))
     assert saved["train"].num_rows == len(train)
     assert saved["train"][0] == train[0]
-    result.stdout.fnmatch_lines(["*cmdgen summary*", "E2E tests*4 passed, 0 failed, 0 skipped*", "output *"])
+
+
+def test_asking_for_the_hf_dataset_without_datasets_is_a_usage_error(
+    pytester: pytest.Pytester, llm: ScriptedLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real interpreter in which `datasets` cannot be imported: a meta-path finder that refuses it.
+    blocker = pytester.mkdir("no_datasets")
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Refuse:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'datasets' or name.startswith('datasets.'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, _Refuse())\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    result = _prepare(pytester, "out", "--cmdgen-hf-dataset")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--cmdgen-hf-dataset*the datasets package is not installed*"])
+    assert "Traceback" not in result.stderr.str()
+    assert not (pytester.path / "out").exists()
 
 
 def test_a_second_run_answers_everything_from_the_cache(pytester: pytest.Pytester, llm: ScriptedLLMServer) -> None:
@@ -143,3 +175,24 @@ def test_a_bad_rephrase_config_is_a_usage_error(pytester: pytest.Pytester, car_r
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*--cmdgen-rephrase-config: *{message}*"])
     assert "Traceback" not in result.stderr.str()
+
+
+def test_a_plain_script_with_the_library_writes_the_same_bytes_without_pytest(
+    pytester: pytest.Pytester, llm: ScriptedLLMServer
+) -> None:
+    _prepare(pytester, "out").assert_outcomes(passed=17, skipped=1)
+    by_pytest = _files(pytester.path / "out")
+    shutil.rmtree(pytester.path / "out")
+    script = EXAMPLES / "prepare_without_pytest.py"
+    # Run the example script and say at exit whether pytest was ever imported in that interpreter.
+    code = (
+        "import atexit, runpy, sys\n"
+        "seen = lambda: 'pytest imported' if {'pytest', '_pytest'} & set(sys.modules) else 'no pytest'\n"
+        "atexit.register(lambda: print(seen()))\n"
+        f"sys.argv = [{str(script)!r}, 'car_rental', 'car_rental/tests', 'out', '3']\n"
+        f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=pytester.path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "no pytest"
+    assert _files(pytester.path / "out") == by_pytest

@@ -15,9 +15,9 @@ test_cases:
 """
 
 FAKE_RUNTIME = """
-from pytest_cmdgen.controller import Controller
+from pytest_cmdgen.plugin.stash import role_of
 from pytest_cmdgen.errors import InputFileError
-from pytest_cmdgen.items import E2EFailure
+from pytest_cmdgen.plugin.failures import E2EFailure
 
 def _run(self, item):
     if item.name == "transfer money":
@@ -27,7 +27,9 @@ def _run(self, item):
             ("  user: I want to send money", "- utter: utter_ask_amount", "+ bot: Which account?"),
         )
 
-Controller.run_item = _run
+def pytest_configure(config):
+    role = role_of(config)
+    role.run_item = _run.__get__(role)
 """
 
 
@@ -54,12 +56,12 @@ def test_failure_shows_the_yaml_line_and_an_expected_versus_actual_transcript(py
 def test_input_error_is_one_clean_line(pytester: pytest.Pytester) -> None:
     pytester.makefile(".yml", **{"e2e/transfers": SUITE})
     pytester.makeconftest(
-        "from pytest_cmdgen.controller import Controller\n"
+        "from pytest_cmdgen.plugin.stash import role_of\n"
         "from pytest_cmdgen.errors import InputFileError\n"
         "from pytest_cmdgen.yamlio import Mark\n"
         "def _run(self, item):\n"
         "    raise InputFileError('domain.yml', Mark(3, 5), 'slots', 'expected a mapping of slot names')\n"
-        "Controller.run_item = _run\n"
+        "def pytest_configure(config):\n    role = role_of(config)\n    role.run_item = _run.__get__(role)\n"
     )
     result = pytester.runpytest("e2e")
     result.assert_outcomes(failed=1)

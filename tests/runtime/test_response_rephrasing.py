@@ -16,19 +16,19 @@ from typing import Any
 import pytest
 
 from pytest_cmdgen.generator.llm_generator import LLMCommandGenerator
-from pytest_cmdgen.llm import LLMService, ResponseCache, RetryPolicy
-from pytest_cmdgen.llm.errors import CacheMissError, LLMCallError
-from pytest_cmdgen.runtime.agent import Agent
-from pytest_cmdgen.runtime.commands import SetSlot, StartFlow
-from pytest_cmdgen.runtime.events import BotUttered, UserUttered
-from pytest_cmdgen.runtime.project import Project
-from pytest_cmdgen.runtime.rephrasing import (
+from pytest_cmdgen.generator.response_rephraser import (
     DEFAULT_PROMPTS,
     PURPOSE,
     ResponseRephraseError,
     ResponseRephraser,
     count_multiple_utterances_as_single_turn,
 )
+from pytest_cmdgen.llm import LLMService, ResponseCache, RetryPolicy
+from pytest_cmdgen.llm.errors import CacheMissError, LLMCallError
+from pytest_cmdgen.runtime.agent import Agent
+from pytest_cmdgen.runtime.commands import SetSlot, StartFlow
+from pytest_cmdgen.runtime.events import BotUttered, UserUttered
+from pytest_cmdgen.runtime.project import Project
 from pytest_cmdgen.testing.fixtures import cmdgen_scripted_llm  # noqa: F401 - registers the fixture here
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
 from tests.runtime.conftest import ASSISTANTS, ScriptedSource, banking_stub_runner
@@ -302,16 +302,10 @@ def test_no_rephrasing_without_the_nlg_endpoint(banking_copy: Path) -> None:
 
 
 def test_engine_builds_the_rephraser_only_when_configured(banking_copy: Path, tmp_path: Path) -> None:
-    from pytest_cmdgen.engine import Engine
-    from pytest_cmdgen.options import CmdgenSettings
+    from pytest_cmdgen.session import Engine, SessionConfig
 
     def engine_for(root: Path) -> Engine:
-        settings = CmdgenSettings(
-            assistant=root, e2e_paths=(), rasa_version="3.13", command_script=None, action_timeout=5.0, now=None,
-            concurrency=1, max_retries=0, cache=tmp_path / "cache", cache_mode="off", seed=0, prepare=False,
-            out=tmp_path / "out", num_rephrases=0, rephrase_config=None, train_frac=0.8, output_format="jsonl",
-        )  # fmt: skip
-        return Engine(settings)
+        return Engine(SessionConfig(assistant=root, rootdir=tmp_path, rasa_version="3.13", cache_mode="off"))
 
     configured = engine_for(BANKING)
     try:

@@ -1,4 +1,4 @@
-"""The library behind the pytest items: run E2E test cases, annotate the passing ones, rephrase them.
+"""The engine of a session: run E2E test cases, annotate the passing ones, rephrase them.
 
 ``Engine`` imports no pytest, so a CLI or another runner can drive it the same way. It owns the loaded
 project, the session's LLM service and a pool of conversation threads: test cases submitted ahead of
@@ -9,26 +9,30 @@ stay in flight across the whole run. Every result is memoised by test id (never 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_cmdgen.errors import CmdgenInputError
-from pytest_cmdgen.options import CmdgenSettings
+from pytest_cmdgen.session.config import SessionConfig
 
 if TYPE_CHECKING:
     from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
     from pytest_cmdgen.e2e.runner import TestRun
     from pytest_cmdgen.generator.llm_generator import LLMCommandGenerator
+    from pytest_cmdgen.generator.response_rephraser import ResponseRephraser
     from pytest_cmdgen.llm import LLMService
     from pytest_cmdgen.recipe.conversation import Conversation
     from pytest_cmdgen.recipe.rephrase import RephraseConfig
+    from pytest_cmdgen.runtime.commands import Command
+    from pytest_cmdgen.runtime.interfaces import ActionRunner, CommandSource
     from pytest_cmdgen.runtime.project import Project
-    from pytest_cmdgen.runtime.rephrasing import ResponseRephraser
 
-#: Usage-meter purposes of the recipe's LLM calls (the rephrase module's names → the summary's names).
-_PURPOSES = {"rephrase": "rephrasing", "rephrase_validation": "validation"}
+CommandSourceFactory = Callable[["Project"], "CommandSource | None"]
+"""Gives the command source to use for a project, or None for the default (script or LLM generator)."""
+ActionRunnerFactory = Callable[["Project"], "ActionRunner | None"]
+"""Gives the action runner to use for a project, or None for the default (stubs, server, module)."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,10 @@ class Engine:
 
     def __init__(
         self,
-        settings: CmdgenSettings,
+        settings: SessionConfig,
         *,
-        command_source_factory: Callable[[Project], Any] | None = None,
-        action_runner_factory: Callable[[Project], Any] | None = None,
+        command_source_factory: CommandSourceFactory | None = None,
+        action_runner_factory: ActionRunnerFactory | None = None,
     ) -> None:
         self.settings = settings
         self._command_source_factory = command_source_factory
@@ -76,14 +80,13 @@ class Engine:
             if self._project_error is not None:
                 raise self._project_error
             if self._project is None:
-                from pytest_cmdgen.runtime.errors import ProjectError
                 from pytest_cmdgen.runtime.project import Project
 
                 try:
                     self._project = Project.load(self.settings.assistant, self.settings.rasa_version)
-                except ProjectError as exc:
-                    self._project_error = CmdgenInputError(str(exc))
-                    raise self._project_error from None
+                except CmdgenInputError as exc:
+                    self._project_error = exc
+                    raise
             return self._project
 
     def service(self) -> LLMService:
@@ -95,7 +98,7 @@ class Engine:
                 self._service = LLMService(
                     concurrency=self.settings.concurrency,
                     retry=RetryPolicy(max_retries=self.settings.max_retries),
-                    cache=ResponseCache(self.settings.cache, self.settings.cache_mode),
+                    cache=ResponseCache(self.settings.cache_dir, self.settings.cache_mode),
                 )
             return self._service
 
@@ -103,34 +106,34 @@ class Engine:
         """The project's LLM command generator (also renders prompts for scripted runs)."""
         with self._lock:
             if self._generator is None:
-                from pytest_cmdgen.generator.grammar import UnsupportedSyntaxError
-                from pytest_cmdgen.generator.llm_generator import GeneratorConfigError, LLMCommandGenerator
-                from pytest_cmdgen.generator.prompt import TemplateNotAvailableError
-                from pytest_cmdgen.llm import LLMConfigError
+                from pytest_cmdgen.generator.llm_generator import LLMCommandGenerator
 
                 project = self.project()
                 try:
                     self._generator = LLMCommandGenerator(project, self.service(), now=self.settings.now)
-                except (GeneratorConfigError, LLMConfigError, TemplateNotAvailableError, UnsupportedSyntaxError) as exc:
+                except CmdgenInputError as exc:
                     component = project.config.generator
-                    where = f"{project.config.path or 'config.yml'}:{component.line if component else 0}"
-                    version = f"Rasa {project.profile.version}, {project.version_reason}"
-                    raise CmdgenInputError(f"{where}: {exc} ({version})") from None
+                    raise CmdgenInputError(
+                        str(exc),
+                        file=project.config.path or "config.yml",
+                        line=component.line if component else None,
+                        hint=f"Rasa {project.profile.version}, {project.version_reason}",
+                    ) from None
             return self._generator
 
     def response_rephraser(self) -> ResponseRephraser | None:
         """The project's response rephraser (``endpoints.yml`` ``nlg: {type: rephrase}``), else None."""
         with self._lock:
             if not self._response_rephraser_built:
+                from pytest_cmdgen.generator.response_rephraser import ResponseRephraser
                 from pytest_cmdgen.llm import LLMConfigError
-                from pytest_cmdgen.runtime.rephrasing import ResponseRephraser
 
                 project = self.project()
                 try:
                     self._response_rephraser = ResponseRephraser.from_project(project, self.service())
                 except LLMConfigError as exc:
-                    where = str(project.endpoints.path or "endpoints.yml")
-                    raise CmdgenInputError(f"{where}: nlg: {exc}") from None
+                    where = project.endpoints.path or "endpoints.yml"
+                    raise CmdgenInputError(str(exc), file=where, key="nlg") from None
                 self._response_rephraser_built = True
             return self._response_rephraser
 
@@ -151,6 +154,13 @@ class Engine:
             return self._pool
 
     # --- running test cases ---------------------------------------------------------------------------
+
+    def serializer(self) -> Callable[[Sequence[Command]], str]:
+        """Commands → the completion text in the project's generator syntax (for data points and reports)."""
+        from pytest_cmdgen.generator.grammar import serialize_commands
+
+        generator = self.generator()
+        return lambda commands: serialize_commands(list(commands), generator.syntax, generator.rasa_version)
 
     def command_source(self, test_id: str) -> Any:
         """The user's source if one was given, else the command script, else the LLM command generator."""
@@ -254,7 +264,7 @@ class Engine:
         def complete(prompt: str, purpose: str) -> Any:
             llm = rephraser if purpose == PURPOSE_REPHRASE else generator.llm_config
             messages = [{"role": "user", "content": prompt}]
-            return service.submit_chat(llm, messages, purpose=_PURPOSES.get(purpose, purpose))
+            return service.submit_chat(llm, messages, purpose=purpose)
 
         def parse(answer: str) -> list[Any]:
             return parse_commands(answer, generator.syntax, all_flow_ids, generator.rasa_version)

@@ -1,42 +1,20 @@
-"""pytest collectors and items for E2E test files: thin glue over the parser and the runtime."""
+"""pytest collectors and items for E2E test files: thin glue over the parser and the session runner."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
-from pytest_cmdgen.e2e.parser import looks_like_e2e_file, parse_e2e_text
-from pytest_cmdgen.errors import CmdgenInputError
-from pytest_cmdgen.plugin import SETTINGS_KEY
-from pytest_cmdgen.runtime.errors import CommandSourceError
-
-
-def is_e2e_file(path: Path) -> bool:
-    """True if the file's text has a top-level ``test_cases:`` key (malformed files included)."""
-    try:
-        return looks_like_e2e_file(path.read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        return False
-
-
-@dataclass
-class E2EFailure(Exception):
-    """An E2E test case did not pass: where, what was expected, and the conversation transcript."""
-
-    test_name: str
-    path: Path
-    line: int
-    expected: str
-    actual: str
-    transcript: tuple[str, ...] = field(default=())
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: expected {self.expected}; {self.actual}"
+from pytest_cmdgen.e2e.parser import parse_e2e_text
+from pytest_cmdgen.errors import CmdgenInputError, describe_error
+from pytest_cmdgen.plugin.failures import E2EFailure, format_failure
+from pytest_cmdgen.plugin.stash import SETTINGS_KEY, role_of
+from pytest_cmdgen.session.discovery import display_path
+from pytest_cmdgen.session.runner import CaseRef
 
 
 class E2EFile(pytest.File):
@@ -44,7 +22,7 @@ class E2EFile(pytest.File):
 
     suite: TestSuiteFile
 
-    def collect(self) -> Iterator[E2EItem]:
+    def collect(self) -> Iterator[_TestCaseItem]:
         """Parse the file; a bad file is a collection error for this file only, with file:line:column."""
         try:
             text = self.path.read_text(encoding="utf-8")
@@ -70,10 +48,7 @@ class E2EFile(pytest.File):
     @property
     def _display_path(self) -> Path:
         """The path as shown in messages: relative to the invocation directory when possible."""
-        try:
-            return self.path.relative_to(self.config.invocation_params.dir)
-        except ValueError:
-            return self.path
+        return display_path(self.path, self.config.invocation_params.dir)
 
 
 class _TestCaseItem(pytest.Item):
@@ -93,15 +68,19 @@ class _TestCaseItem(pytest.Item):
         """The test case's node id, ``<file>::<test case name>`` (the conversation's id in the datasets)."""
         return f"{self.parent.nodeid}::{self.test_case.name}"  # type: ignore[union-attr]
 
+    def case_ref(self, rephrase: bool = False) -> CaseRef:
+        """The test case as the library's session runner takes it."""
+        return CaseRef(self.test_id, self.path, self.suite, self.test_case, rephrase=rephrase)
+
 
 class E2EItem(_TestCaseItem):
     """One E2E test case."""
 
+    is_rephrase = False
+
     def runtest(self) -> None:
         """Run the conversation through the runtime and judge it like ``rasa test e2e``."""
-        from pytest_cmdgen.controller import controller_for
-
-        controller_for(self.config).run_item(self)
+        role_of(self.config).run_item(self)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         """The file, the test case's 0-based line, and a description for reports."""
@@ -112,9 +91,7 @@ class E2EItem(_TestCaseItem):
         error = excinfo.value
         if isinstance(error, E2EFailure):
             return format_failure(error)
-        if isinstance(error, CmdgenInputError | CommandSourceError):
-            return str(error)
-        return super().repr_failure(excinfo, style=style)
+        return describe_error(error) or super().repr_failure(excinfo, style=style)
 
 
 class RephraseItem(_TestCaseItem):
@@ -124,15 +101,15 @@ class RephraseItem(_TestCaseItem):
     skipped with the reason when the test case failed or the turn has nothing to rephrase.
     """
 
+    is_rephrase = True
+
     def __init__(self, *, step_line: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.step_line = step_line
 
     def runtest(self) -> None:
         """Ask for paraphrases of the conversation (once) and report this turn's kept and rejected ones."""
-        from pytest_cmdgen.controller import controller_for
-
-        kept, asked = controller_for(self.config).run_rephrase_item(self)
+        kept, asked = role_of(self.config).run_rephrase_item(self)
         self.user_properties.append(("cmdgen_paraphrases_kept", f"{kept}/{asked}"))
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -141,22 +118,7 @@ class RephraseItem(_TestCaseItem):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
         """One clean line for rephrasing and LLM errors."""
-        from pytest_cmdgen.recipe.rephrase import RephraseError
-
-        if isinstance(excinfo.value, CmdgenInputError | CommandSourceError | RephraseError):
-            return f"{self.path.name}:{self.step_line}: {excinfo.value}"
+        message = describe_error(excinfo.value)
+        if message is not None:
+            return f"{self.path.name}:{self.step_line}: {message}"
         return super().repr_failure(excinfo, style=style)
-
-
-def format_failure(failure: E2EFailure) -> str:
-    """Render an E2E failure: the failing step's YAML line, expected vs actual, then the transcript."""
-    lines = [
-        f"E2E test case {failure.test_name!r} failed at {failure.path}:{failure.line}",
-        f"  expected: {failure.expected}",
-        f"  actual:   {failure.actual}",
-    ]
-    if failure.transcript:
-        lines.append("")
-        lines.append("conversation (- expected, + actual):")
-        lines.extend(f"  {line}" for line in failure.transcript)
-    return "\n".join(lines)

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from pytest_cmdgen.llm.errors import CacheMissError, LLMCallError, LLMConfigError, LLMError
+from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.runtime.errors import CommandSourceError
 from pytest_cmdgen.runtime.events import BotUttered, UserUttered
 from pytest_cmdgen.versions import VersionProfile
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PURPOSE = "nlg_rephrasing"
+PURPOSE = Purpose.NLG_REPHRASING
 """Usage-meter purpose of the rephraser's calls (the history summary and the rephrasing itself)."""
 
 COMPONENT = "ContextualResponseRephraser"

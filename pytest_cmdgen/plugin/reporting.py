@@ -6,11 +6,12 @@ import io
 import time
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from pytest_cmdgen.controller import Controller
-    from pytest_cmdgen.llm.usage import PurposeUsage
+from pytest_cmdgen.llm.purpose import Purpose
 
-PURPOSES = ("annotation", "rephrasing", "validation", "embeddings", "nlg_rephrasing")
+if TYPE_CHECKING:
+    from pytest_cmdgen.llm.usage import PurposeUsage
+    from pytest_cmdgen.plugin.roles import Role
+
 
 
 def merged_usage(snapshots: list[dict[str, Any]]) -> dict[str, PurposeUsage]:
@@ -20,15 +21,16 @@ def merged_usage(snapshots: list[dict[str, Any]]) -> dict[str, PurposeUsage]:
     meter = UsageMeter()
     for snapshot in snapshots:
         meter.merge(snapshot)
-    return {purpose: meter.get(purpose) for purpose in PURPOSES} | {"total": meter.total()}
+    return {purpose.value: meter.get(purpose) for purpose in Purpose} | {"total": meter.total()}
 
 
-def summary_rows(controller: Controller) -> list[tuple[str, str]]:
+def summary_rows(role: Role) -> list[tuple[str, str]]:
     """The summary as (label, value) rows: what a user reads at the end of a run."""
-    results = controller.results
+    results = role.runner.results
+    context = role.context
     tests = results.tests
     rows = [("E2E tests", f"{tests['passed']} passed, {tests['failed']} failed, {tests['skipped']} skipped")]
-    output = controller.summary_output
+    output = context.output if context is not None else None
     if output is not None:
         from pytest_cmdgen.recipe.output import result_summary
 
@@ -64,17 +66,18 @@ def summary_rows(controller: Controller) -> list[tuple[str, str]]:
                 f"{total.total_tokens:,} tokens; {cost_text}",
             )
         )
-    rows.append(("wall time", f"{time.monotonic() - controller.started:.1f} s"))
-    if controller.written is not None:
-        rows.append(("output", str(controller.written)))
+    rows.append(("wall time", f"{time.monotonic() - role.started:.1f} s"))
+    if context is not None and context.written is not None:
+        rows.append(("output", str(context.written)))
     return rows
 
 
-def render_summary(controller: Controller, terminalreporter: Any, verbosity: int) -> None:
+def render_summary(role: Role, terminalreporter: Any, verbosity: int) -> None:
     """Write the summary section; with ``-q`` only errors; with ``-v`` the rejected paraphrases too."""
-    if controller.write_error:
-        terminalreporter.write_line(f"cmdgen: {controller.write_error}", red=True)
-    if verbosity < 0 or not sum(controller.results.tests.values()):
+    results = role.runner.results
+    for error in role.context.errors if role.context is not None else ():
+        terminalreporter.write_line(f"cmdgen: {error}", red=True)
+    if verbosity < 0 or not results.ran_tests:
         return
     from rich.console import Console
     from rich.table import Table
@@ -82,14 +85,14 @@ def render_summary(controller: Controller, terminalreporter: Any, verbosity: int
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")  # long output paths wrap instead of being cut off
-    for label, value in summary_rows(controller):
+    for label, value in summary_rows(role):
         table.add_row(label, value)
     buffer = io.StringIO()
     console = Console(file=buffer, width=terminalreporter._tw.fullwidth, force_terminal=terminalreporter.hasmarkup)
     console.print(table)
     terminalreporter.write_sep("-", "cmdgen summary")
     terminalreporter.write(buffer.getvalue())
-    if verbosity > 0 and controller.results.rejections:
+    if verbosity > 0 and results.rejections:
         terminalreporter.write_sep("-", "cmdgen rejected paraphrases")
-        for line in sorted(controller.results.rejections):
+        for line in sorted(results.rejections):
             terminalreporter.write_line(line)

@@ -1,21 +1,22 @@
-"""The pytest entry point: options, settings, E2E file collection.
+"""The pytest entry point (``pytest11``): options, settings, the process's role, E2E file collection.
 
 Kept light on purpose: importing it costs only pytest and the options table, so a test suite that does
-not use the plugin pays nothing. Everything else is imported when an E2E file is actually collected.
+not use the plugin pays nothing. The library is imported when an E2E file is actually collected.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
-from pytest_cmdgen import hookspecs
-from pytest_cmdgen.options import OPTIONS, CmdgenSettings, OptionValueError, resolve
+from pytest_cmdgen.plugin import hookspecs
+from pytest_cmdgen.plugin.options import OPTIONS, CmdgenSettings, OptionSpec, OptionValueError, resolve
+from pytest_cmdgen.plugin.roles import choose_role
+from pytest_cmdgen.plugin.stash import E2E_ROOTS_KEY, ROLE_KEY, SETTINGS_KEY, role_of
 
-SETTINGS_KEY = pytest.StashKey[CmdgenSettings]()
-_E2E_ROOTS_KEY = pytest.StashKey[tuple[Path, ...]]()
 _YAML_SUFFIXES = (".yml", ".yaml")
 
 
@@ -25,27 +26,31 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register every option of ``pytest_cmdgen.options.OPTIONS`` and its ini mirror."""
+    """Register every option of ``pytest_cmdgen.plugin.options.OPTIONS`` and its ini mirror."""
     group = parser.getgroup("cmdgen", "Rasa CALM E2E tests and command-generator fine-tuning data (pytest-cmdgen)")
     for spec in OPTIONS:
-        ini_type = "paths" if spec.kind == "paths" else "string"
-        parser.addini(spec.ini, spec.help, type=ini_type, default=None if ini_type == "string" else [])
+        if spec.kind == "paths":
+            parser.addini(spec.ini, spec.help, type="paths", default=[])
+        else:
+            parser.addini(spec.ini, spec.help, type="string", default=None)
         if not spec.cli:
             continue
         if spec.kind == "flag":
             group.addoption(spec.flag, action="store_true", dest=spec.dest, default=None, help=spec.help)
+        elif spec.kind == "choice":
+            group.addoption(
+                spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=spec.help, choices=spec.choices
+            )
         else:
-            kwargs = {"choices": spec.choices} if spec.kind == "choice" else {}
-            group.addoption(spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=spec.help, **kwargs)
+            group.addoption(spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=spec.help)
 
 
 def settings_from_config(config: pytest.Config) -> CmdgenSettings:
     """Resolve the options CLI > ini > default, or raise ``pytest.UsageError`` with one clear line."""
     ini_dir = config.inipath.parent if config.inipath else config.rootpath
 
-    def ini_value(spec: object) -> object:
-        value = config.getini(spec.ini)  # type: ignore[attr-defined]
-        return value or None
+    def ini_value(spec: OptionSpec) -> object:
+        return config.getini(spec.ini) or None
 
     try:
         return resolve(
@@ -61,15 +66,37 @@ def settings_from_config(config: pytest.Config) -> CmdgenSettings:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Resolve settings once, offer the fixtures, and note where E2E files are collected."""
+    """Resolve settings once, choose this process's role, offer the fixtures, note where E2E files are."""
     settings = settings_from_config(config)
     config.stash[SETTINGS_KEY] = settings
-    if settings.prepare and settings.rephrase_config is not None:
-        _check_rephrase_config(settings.rephrase_config)
+    _check_settings(settings)
+    config.stash[ROLE_KEY] = choose_role(config, settings)
     from pytest_cmdgen.testing import fixtures
 
     config.pluginmanager.register(fixtures, "cmdgen-fixtures")
-    config.stash[_E2E_ROOTS_KEY] = _e2e_roots(config, settings)
+    if config.pluginmanager.hasplugin("xdist"):  # xdist's hooks exist only when it is installed
+        from pytest_cmdgen.plugin.xdist import XdistHooks
+
+        config.pluginmanager.register(XdistHooks(config), "cmdgen-xdist")
+    config.stash[E2E_ROOTS_KEY] = _e2e_roots(config, settings)
+
+
+def _check_settings(settings: CmdgenSettings) -> None:
+    """What can be checked before anything runs is a usage error with one line, as Rasa checks it first."""
+    if settings.prepare and settings.rephrase_config is not None:
+        _check_rephrase_config(settings.rephrase_config)
+    if settings.hf_dataset and not _installed("datasets"):
+        raise pytest.UsageError(
+            "--cmdgen-hf-dataset / cmdgen_hf_dataset: the datasets package is not installed "
+            "(pip install 'pytest-cmdgen[train]', or leave the option off)"
+        )
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
 
 
 def _e2e_roots(config: pytest.Config, settings: CmdgenSettings) -> tuple[Path, ...]:
@@ -88,7 +115,6 @@ def _e2e_roots(config: pytest.Config, settings: CmdgenSettings) -> tuple[Path, .
 
 
 def _check_rephrase_config(path: Path) -> None:
-    """A bad --cmdgen-rephrase-config is a usage error before anything runs, as Rasa checks it first."""
     from pytest_cmdgen.errors import CmdgenInputError
     from pytest_cmdgen.recipe.rephrase import load_rephrase_config
 
@@ -111,12 +137,11 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     """One line naming the assistant, the Rasa version whose behaviour is reproduced (and why), the commands."""
     if not _cmdgen_requested(config):
         return None
-    from pytest_cmdgen.controller import controller_for
     from pytest_cmdgen.errors import CmdgenInputError
 
     settings = config.stash[SETTINGS_KEY]
     try:
-        project = controller_for(config).engine.project()
+        project = role_of(config).runner.engine.project()
     except CmdgenInputError as exc:
         return [f"cmdgen: {exc}"]
     source = (
@@ -132,7 +157,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 def _under_e2e_root(config: pytest.Config, file_path: Path) -> bool:
-    roots = config.stash.get(_E2E_ROOTS_KEY, ())
+    roots = config.stash.get(E2E_ROOTS_KEY, ())
     if not roots:
         return False
     resolved = file_path.resolve()
@@ -143,7 +168,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     """Collect a YAML file with a top-level ``test_cases:`` key as an E2E test file."""
     if file_path.suffix not in _YAML_SUFFIXES or not _under_e2e_root(parent.config, file_path):
         return None
-    from pytest_cmdgen.items import E2EFile, is_e2e_file
+    from pytest_cmdgen.plugin.items import E2EFile
+    from pytest_cmdgen.session.discovery import is_e2e_file
 
     if not is_e2e_file(file_path):
         return None
@@ -151,16 +177,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the selected test cases in the background so their LLM calls overlap (xdist workers get their
-    items a file at a time and start them per file, see ``Controller.prefetch_file``)."""
-    items_module = sys.modules.get("pytest_cmdgen.items")  # imported only once an E2E file was collected
-    if items_module is None or hasattr(session.config, "workerinput") or session.config.option.collectonly:
+    """Start the selected test cases in the background so their LLM calls overlap (an xdist worker gets its
+    items a file at a time and starts them per file, see ``Worker.before_item``)."""
+    items_module = sys.modules.get("pytest_cmdgen.plugin.items")  # imported only once an E2E file was collected
+    role = role_of(session.config)
+    if items_module is None or not role.runs_items or hasattr(session.config, "workerinput"):
+        return
+    if session.config.option.collectonly:
         return
     ours = [item for item in session.items if isinstance(item, items_module.E2EItem | items_module.RephraseItem)]
     if ours:
-        from pytest_cmdgen.controller import controller_for
-
-        controller_for(session.config).prefetch(ours)
+        role.start(ours)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
@@ -173,50 +200,17 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     return "passed", ".", f"PASSED (kept {kept} paraphrases)"
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: object, error: object) -> None:
-    """xdist controller: merge what a worker sent."""
-    payload = getattr(node, "workeroutput", {}).get("cmdgen")
-    if payload:
-        from pytest_cmdgen.controller import controller_for
-
-        controller_for(node.config).results.merge(payload)  # type: ignore[attr-defined]
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """With --cmdgen-prepare, keep each file's items on one worker: rephrase sub-items follow their test."""
-    if not config.stash[SETTINGS_KEY].prepare:
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    return LoadFileScheduling(config, log)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Ship results (worker) or write the datasets (controller, single process)."""
-    from pytest_cmdgen.controller import existing_controller
-
-    controller = existing_controller(session.config)
-    if controller is None:
-        return
-    is_worker = hasattr(session.config, "workerinput")
-    ran_tests = sum(controller.results.tests.values()) > 0  # nothing ran (--collect-only, all deselected): keep
-    if controller.settings.prepare and not is_worker and ran_tests:
-        controller.write_datasets()
-        if controller.write_error:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    controller.finish_process()
+    """The role's end of session: ship results (worker) or run the end-of-session pipeline."""
+    role_of(session.config).finish(session)
 
 
-def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     """The session summary: tests, annotations, paraphrases, data points, LLM calls and cost, output path."""
-    from pytest_cmdgen.controller import existing_controller
-
-    controller = existing_controller(config)
-    if controller is None or hasattr(config, "workerinput"):
+    role = role_of(config)
+    if hasattr(config, "workerinput") or not role.active:
         return
-    from pytest_cmdgen.summary import render_summary
+    from pytest_cmdgen.plugin.reporting import render_summary
 
-    render_summary(controller, terminalreporter, verbosity=config.get_verbosity())
+    render_summary(role, terminalreporter, verbosity=config.get_verbosity())

@@ -13,8 +13,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pytest_cmdgen.errors import CmdgenInputError
+from pytest_cmdgen.session.config import SessionConfig, config_defaults
 
-class OptionValueError(ValueError):
+
+class OptionValueError(CmdgenInputError, ValueError):
     """An option has a value we cannot use; the message names the option and what was expected."""
 
 
@@ -66,9 +69,11 @@ def _rasa_version(value: str) -> str | None:
     return "expected a Rasa version X.Y from 3.10 to 3.21"
 
 
+_DEFAULT = config_defaults()  # the library's defaults: one source for the CLI, ini, README and scripts
+
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("assistant", "Rasa project directory (config.yml, domain, data/, endpoints.yml).", "path",
-               default=".", metavar="PATH"),
+               default=str(_DEFAULT["assistant"]), metavar="PATH"),
     OptionSpec("e2e_paths", "Directories or files whose E2E test YAML files are collected (ini only).", "paths",
                default=(), cli=False),
     OptionSpec("rasa_version", "Rasa version whose behaviour to reproduce (X.Y); inferred from the project "
@@ -76,53 +81,48 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("command_script", "Answer user turns from this annotated-conversations YAML file instead of "
                "an LLM (offline/regression mode).", "path", metavar="PATH"),
     OptionSpec("action_timeout", "Seconds to wait for the action server per custom action.", "float",
-               default=10.0, metavar="SECONDS", check=lambda v: None if v > 0 else "expected a number > 0"),
+               default=_DEFAULT["action_timeout"], metavar="SECONDS",
+               check=lambda v: None if v > 0 else "expected a number > 0"),
     OptionSpec("now", "Freeze current_datetime in prompts to this ISO 8601 timestamp (naive means UTC).",
                "datetime", metavar="ISO8601"),
-    OptionSpec("concurrency", "Most LLM calls in flight at once, across the whole session.", "int", default=16,
-               metavar="N", check=_at_least(1)),
+    OptionSpec("concurrency", "Most LLM calls in flight at once, across the whole session.", "int",
+               default=_DEFAULT["concurrency"], metavar="N", check=_at_least(1)),
     OptionSpec("max_retries", "Retries per LLM call on 429, 5xx, connection errors and time-outs.", "int",
-               default=5, metavar="N", check=_at_least(0)),
+               default=_DEFAULT["max_retries"], metavar="N", check=_at_least(0)),
     OptionSpec("cache", "Directory of the LLM record/replay cache (default: .cmdgen_cache in the rootdir).",
                "path", metavar="DIR"),
     OptionSpec("cache_mode", "use: read and write; refresh: re-ask and overwrite; replay: never call the "
-               "network; off.", "choice", default="use", choices=("use", "refresh", "replay", "off"), metavar="MODE"),
-    OptionSpec("seed", "Seed for response variations and dataset shuffling.", "int", default=42, metavar="N"),
+               "network; off.", "choice", default=_DEFAULT["cache_mode"], choices=("use", "refresh", "replay", "off"),
+               metavar="MODE"),
+    OptionSpec("seed", "Seed for response variations and dataset shuffling.", "int", default=_DEFAULT["seed"],
+               metavar="N"),
     OptionSpec("prepare", "Annotate passing E2E tests, rephrase and validate their user turns, and write the "
-               "fine-tuning datasets at session end.", "flag", default=False),
-    OptionSpec("out", "Output directory of --cmdgen-prepare.", "path", default="cmdgen_output", metavar="DIR"),
-    OptionSpec("num_rephrases", "Paraphrases asked for per user message (0 skips rephrasing).", "int", default=10,
-               metavar="N", check=_in_range(0, 49)),
+               "fine-tuning datasets at session end.", "flag", default=_DEFAULT["prepare"]),
+    OptionSpec("out", "Output directory of --cmdgen-prepare.", "path", default=str(_DEFAULT["out"]), metavar="DIR"),
+    OptionSpec("num_rephrases", "Paraphrases asked for per user message (0 skips rephrasing).", "int",
+               default=_DEFAULT["num_rephrases"], metavar="N", check=_in_range(0, 49)),
     OptionSpec("rephrase_config", "YAML file with the rephraser's prompt_template and/or llm.", "path",
                metavar="PATH"),
-    OptionSpec("train_frac", "Fraction of test cases whose data points go to train.", "float", default=0.8,
-               metavar="F", check=_fraction),
+    OptionSpec("train_frac", "Fraction of test cases whose data points go to train.", "float",
+               default=_DEFAULT["train_frac"], metavar="F", check=_fraction),
     OptionSpec("output_format", "Rows of the train/val JSONL files: prompt/completion, or chat messages.", "choice",
-               default="instruction", choices=("instruction", "conversational"), metavar="FORMAT"),
+               default=_DEFAULT["output_format"], choices=("instruction", "conversational"), metavar="FORMAT"),
+    OptionSpec("hf_dataset", "Also save the train/val split as a Hugging Face DatasetDict "
+               "(4_train_test_split/hf_dataset/; needs the datasets package).", "flag", default=_DEFAULT["hf_dataset"]),
 )
 
 
 @dataclass(frozen=True)
-class CmdgenSettings:
-    """The resolved value of every option (CLI > ini > default)."""
+class CmdgenSettings(SessionConfig):
+    """The resolved value of every option (CLI > ini > default): the library's :class:`SessionConfig`
+    plus what only the pytest skin uses."""
 
-    assistant: Path
-    e2e_paths: tuple[Path, ...]
-    rasa_version: str | None
-    command_script: Path | None
-    action_timeout: float
-    now: dt.datetime | None
-    concurrency: int
-    max_retries: int
-    cache: Path
-    cache_mode: str
-    seed: int
-    prepare: bool
-    out: Path
-    num_rephrases: int
-    rephrase_config: Path | None
-    train_frac: float
-    output_format: str
+    e2e_paths: tuple[Path, ...] = ()
+    """Where E2E files are collected (ini ``cmdgen_e2e_paths``)."""
+
+    def session_config(self) -> SessionConfig:
+        """The library's part of the settings."""
+        return SessionConfig(**{f.name: getattr(self, f.name) for f in fields(SessionConfig)})
 
 
 def parse_datetime(text: str) -> dt.datetime:
@@ -194,6 +194,7 @@ def resolve(
         values[spec.name] = convert(spec, raw, base)
     if values["cache"] is None:
         values["cache"] = (rootdir / ".cmdgen_cache").resolve()
+    values["rootdir"] = rootdir
     names = {f.name for f in fields(CmdgenSettings)}
     assert names == set(values), f"options table and CmdgenSettings disagree: {names ^ set(values)}"
     return CmdgenSettings(**values)

@@ -1,0 +1,233 @@
+"""The three roles a pytest process plays, as pytest-cov has them, chosen once at configure time.
+
+* :class:`Central` — no xdist: runs the items, then the end-of-session pipeline.
+* :class:`Worker` — an xdist worker: runs the items it is sent, and ships its results to the controller
+  in ``config.workeroutput``.
+* :class:`Controller` — the xdist controller: runs no item; keeps what each worker shipped and runs the
+  pipeline (merge first) at session end, so ``-n 0`` and ``-n 2`` write byte-identical files.
+
+The work itself is the library's (:mod:`pytest_cmdgen.session`); a role only turns its results into pytest
+outcomes and decides what happens at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pytest
+
+from pytest_cmdgen.plugin.failures import E2EFailure
+from pytest_cmdgen.plugin.options import CmdgenSettings
+
+if TYPE_CHECKING:
+    from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
+    from pytest_cmdgen.session import CaseRef, PipelineContext, SessionRunner
+
+WORKER_OUTPUT_KEY = "cmdgen"
+"""The key of a worker's results in ``workeroutput``."""
+
+
+class CaseItem(Protocol):
+    """What a role needs of an item about a test case (``plugin.items`` has the two kinds)."""
+
+    name: str
+    nodeid: str
+    parent: pytest.Collector | None
+    session: pytest.Session
+    path: Path
+    test_case: TestCase
+    is_rephrase: bool
+
+    @property
+    def test_id(self) -> str: ...
+
+    @property
+    def suite(self) -> TestSuiteFile: ...
+
+    def case_ref(self, rephrase: bool = False) -> CaseRef: ...
+
+
+class RephraseCaseItem(CaseItem, Protocol):
+    """An item about one user turn's paraphrases."""
+
+    step_line: int
+
+
+class Role:
+    """What every role shares: the settings, the library's session runner (made on first use), the
+    pipeline's context once it ran, and how items are run."""
+
+    runs_items = True
+
+    def __init__(self, config: pytest.Config, settings: CmdgenSettings) -> None:
+        self.config = config
+        self.settings = settings
+        self.started = time.monotonic()
+        self.context: PipelineContext | None = None
+        self._runner: SessionRunner | None = None
+
+    @property
+    def active(self) -> bool:
+        """True once this process did any cmdgen work (the plugin stays inert otherwise)."""
+        return self._runner is not None
+
+    @property
+    def runner(self) -> SessionRunner:
+        """The library's runner for this process, with the users' hooks as command source and action runner."""
+        if self._runner is None:
+            from pytest_cmdgen.session import SessionRunner
+
+            hook = self.config.hook
+            self._runner = SessionRunner(
+                self.settings.session_config(),
+                command_source_factory=lambda project: hook.pytest_cmdgen_command_source(
+                    config=self.config, project=project
+                ),
+                action_runner_factory=lambda project: hook.pytest_cmdgen_action_runner(
+                    config=self.config, project=project
+                ),
+            )
+        return self._runner
+
+    # --- items ----------------------------------------------------------------------------------------
+
+    def start(self, items: Sequence[CaseItem]) -> None:
+        """Start the test cases of ``items`` in the background, in order, so conversations overlap; those
+        with selected rephrase sub-items are rephrased as soon as they are annotated."""
+        to_rephrase = {item.test_id for item in items if item.is_rephrase}
+        self.runner.start(
+            item.case_ref(rephrase=item.test_id in to_rephrase) for item in items if not item.is_rephrase
+        )
+
+    def before_item(self, item: CaseItem) -> None:
+        """Called before an item of ours runs (a worker starts its file's test cases here)."""
+
+    def run_item(self, item: CaseItem) -> None:
+        """Run one test case; raise ``E2EFailure`` if it fails, skip it if it cannot be judged here."""
+        self.before_item(item)
+        outcome = self.runner.run_test(item.case_ref())
+        result = outcome.run.result
+        if result.skipped:
+            pytest.skip(result.reason or "cannot be judged here")
+        if result.passed:
+            return
+        first = result.first_failure
+        line = first.line if first else item.test_case.line
+        expected = first.expected if first else "the test to pass"
+        actual = first.actual if first else (result.reason or "it failed")
+        if first and first.message:
+            actual = f"{first.message}: {actual}"
+        raise E2EFailure(item.name, item.suite.path, line, expected, actual, tuple(result.transcript))
+
+    def run_rephrase_item(self, item: RephraseCaseItem) -> tuple[int, int]:
+        """Rephrase and validate one user turn's paraphrases; returns (kept, asked)."""
+        self.before_item(item)
+        turn = self.runner.rephrase_turn(item.case_ref(), item.step_line, item.nodeid)
+        if turn.not_rephrased:
+            pytest.skip(turn.not_rephrased)
+        return turn.kept, turn.asked
+
+    # --- session end ----------------------------------------------------------------------------------
+
+    def finish(self, session: pytest.Session) -> None:
+        """What the role does at session end."""
+        raise NotImplementedError
+
+    def _run_pipeline(self, session: pytest.Session, worker_payloads: list[dict[str, Any]]) -> None:
+        from pytest_cmdgen.session import PipelineContext, default_pipeline
+
+        runner = self.runner
+        context = PipelineContext(self.settings.session_config(), runner.results, runner.engine, worker_payloads)
+        self.context = default_pipeline().run(context)
+        if self.context.errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+class Central(Role):
+    """No xdist: run the items, then the pipeline."""
+
+    def finish(self, session: pytest.Session) -> None:
+        """Run the end-of-session pipeline, then stop the engine."""
+        if not self.active:
+            return
+        try:
+            self._run_pipeline(session, [])
+        finally:
+            self.runner.finish_process()
+
+
+class Worker(Role):
+    """An xdist worker: run the items it is sent and ship the results; the controller writes."""
+
+    def __init__(self, config: pytest.Config, settings: CmdgenSettings) -> None:
+        super().__init__(config, settings)
+        self._started_files: set[pytest.Collector | None] = set()
+
+    def before_item(self, item: CaseItem) -> None:
+        """When preparing data, start every test case of the item's file when its first item runs: the file
+        scheduler sends whole files, so they are all this worker's."""
+        if not self.settings.prepare or item.parent in self._started_files:
+            return
+        self._started_files.add(item.parent)
+        self.start([other for other in item.session.items if other.parent is item.parent])  # type: ignore[misc]
+
+    def finish(self, session: pytest.Session) -> None:
+        """Stop the engine and hand the results to the controller."""
+        if not self.active:
+            return
+        self.runner.finish_process()
+        self.config.workeroutput[WORKER_OUTPUT_KEY] = self.runner.results.to_payload()  # type: ignore[attr-defined]
+
+
+class Controller(Role):
+    """The xdist controller: keep what workers ship, run the pipeline (merge first) at the end."""
+
+    runs_items = False
+
+    def __init__(self, config: pytest.Config, settings: CmdgenSettings) -> None:
+        super().__init__(config, settings)
+        self.worker_payloads: list[dict[str, Any]] = []
+
+    def start(self, items: Sequence[CaseItem]) -> None:
+        """The controller runs no test case."""
+
+    def receive(self, payload: dict[str, Any]) -> None:
+        """Keep a worker's results until the pipeline merges them."""
+        self.worker_payloads.append(payload)
+
+    def finish(self, session: pytest.Session) -> None:
+        """Merge the workers' results and run the rest of the pipeline."""
+        if not self.worker_payloads and not self.active:
+            return
+        try:
+            self._run_pipeline(session, self.worker_payloads)
+        finally:
+            self.runner.finish_process()
+
+
+def choose_role(config: pytest.Config, settings: CmdgenSettings) -> Role:
+    """The role of this process: worker if xdist started it, controller if it will start workers, else
+    central. Called once, at configure time."""
+    if hasattr(config, "workerinput"):
+        return Worker(config, settings)
+    # xdist starts workers (and registers its "dsession") for -n/--dist unless collecting only; we run
+    # before its pytest_configure, so read the same options it reads.
+    distributing = getattr(config.option, "dist", "no") != "no" and not config.option.collectonly
+    if distributing or config.pluginmanager.hasplugin("dsession"):
+        return Controller(config, settings)
+    return Central(config, settings)
+
+
+__all__ = [
+    "WORKER_OUTPUT_KEY",
+    "CaseItem",
+    "Central",
+    "Controller",
+    "RephraseCaseItem",
+    "Role",
+    "Worker",
+    "choose_role",
+]

@@ -1,0 +1,149 @@
+"""The end-of-session pipeline: an ordered list of named steps run once, after every test case ran.
+
+The order is fixed: merge the workers' results → write the datasets → (coverage → gates → train →
+evaluate, as those land). Each step is a small object with a ``name`` and ``run(context)``; it reads and
+adds to one :class:`PipelineContext`. The pytest controller runs :func:`default_pipeline` at session end;
+a script or another front end runs the same one (see :func:`run_prepare`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pytest_cmdgen.errors import CmdgenError
+from pytest_cmdgen.session.config import SessionConfig
+from pytest_cmdgen.session.results import SessionResults
+
+if TYPE_CHECKING:
+    from pytest_cmdgen.recipe.output import RecipeOutput
+    from pytest_cmdgen.session.engine import Engine
+
+
+@dataclass
+class PipelineContext:
+    """What the steps share: the configuration, the results so far, and what each step produced."""
+
+    config: SessionConfig
+    results: SessionResults
+    engine: Engine
+    """The process's engine: the project, the command serializer, the rephraser's settings."""
+    worker_payloads: list[dict[str, Any]] = field(default_factory=list)
+    """Results shipped by other processes (xdist workers), merged by :class:`MergeWorkerResults`."""
+    output: RecipeOutput | None = None
+    """The datasets' content, once :class:`WriteDatasets` built it."""
+    written: Path | None = None
+    """The output directory, once written."""
+    errors: list[str] = field(default_factory=list)
+    """One line per step that failed; a failed step fails the session."""
+    steps_run: list[str] = field(default_factory=list)
+    """The names of the steps that ran, in order."""
+
+
+class PipelineStep(Protocol):
+    """One end-of-session step."""
+
+    name: str
+
+    def run(self, context: PipelineContext) -> None:
+        """Do the step's work on ``context``; raise a :class:`~pytest_cmdgen.errors.CmdgenError` to fail it."""
+
+
+class MergeWorkerResults:
+    """Add every worker's results to the session's (controller side of xdist; a no-op in one process)."""
+
+    name = "merge"
+
+    def run(self, context: PipelineContext) -> None:
+        """Merge the payloads in arrival order; results are keyed by test id, so the order does not matter."""
+        for payload in context.worker_payloads:
+            context.results.merge(payload)
+        context.worker_payloads.clear()
+
+
+class WriteDatasets:
+    """Turn the session's conversations into the output layout (only when preparing data and tests ran)."""
+
+    name = "datasets"
+
+    def run(self, context: PipelineContext) -> None:
+        """Build data points, split them, and write the output directory atomically."""
+        config = context.config
+        if not config.prepare or not context.results.ran_tests:
+            return  # --collect-only, everything deselected: the previous output stays as it was
+        from pytest_cmdgen.recipe.datapoints import build_all_data_points
+        from pytest_cmdgen.recipe.output import RecipeOutput, make_params, write_output
+        from pytest_cmdgen.recipe.split import split_data_points
+        from pytest_cmdgen.recipe.transport import conversation_from_dict
+
+        engine = context.engine
+        stored = context.results.conversations
+        conversations = [conversation_from_dict(stored[test_id]) for test_id in sorted(stored)]
+        serialize = engine.serializer()
+        points = build_all_data_points(conversations, serialize)
+        split = split_data_points(points, config.train_frac, config.seed)
+        params = make_params(
+            num_rephrases=config.num_rephrases,
+            rephrase_config=engine.rephrase_config().as_params(),
+            model=None,
+            endpoints=config.shown(config.assistant / "endpoints.yml"),
+            train_frac=config.train_frac,
+            output_format=config.output_format,
+            out=config.shown(config.out),
+            seed=config.seed,
+            rasa_version=engine.project().profile.version,
+        )
+        context.output = RecipeOutput(
+            num_input_e2e_tests=sum(context.results.tests.values()),
+            conversations=conversations,
+            data_points=points,
+            split=split,
+            params=params,
+            rephrased=config.num_rephrases > 0,
+            e2e_sources={k: Path(v) for k, v in context.results.sources.items()},
+        )
+        try:
+            context.written = write_output(
+                config.out, context.output, serialize, config.output_format, hf_dataset=config.hf_dataset
+            )
+        except OSError as exc:
+            raise CmdgenError(f"could not write {config.out}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Ordered steps; :meth:`run` runs them in order and stops at the first that fails."""
+
+    steps: tuple[PipelineStep, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The steps' names, in order."""
+        return tuple(step.name for step in self.steps)
+
+    def run(self, context: PipelineContext) -> PipelineContext:
+        """Run every step on ``context``; a step's :class:`CmdgenError` is noted in ``context.errors``."""
+        for step in self.steps:
+            try:
+                step.run(context)
+            except CmdgenError as exc:
+                context.errors.append(f"{step.name}: {exc}")
+                break
+            context.steps_run.append(step.name)
+        return context
+
+
+def default_pipeline() -> Pipeline:
+    """The steps every session runs at its end, in order."""
+    return Pipeline((MergeWorkerResults(), WriteDatasets()))
+
+
+__all__ = [
+    "MergeWorkerResults",
+    "Pipeline",
+    "PipelineContext",
+    "PipelineStep",
+    "WriteDatasets",
+    "default_pipeline",
+]

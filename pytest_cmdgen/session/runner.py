@@ -1,0 +1,156 @@
+"""Run a session's test cases through the engine and record what they produce, for any front end.
+
+The pytest items call :class:`SessionRunner` (one per process); so does a plain script. It counts
+outcomes, keeps each passing test's annotated (and, once rephrased, paraphrased) conversation by test id,
+and notes rejected paraphrases; :meth:`SessionRunner.finish_process` adds the LLM usage and stops the
+engine. What it records is :class:`~pytest_cmdgen.session.results.SessionResults`, plain data that the
+end-of-session pipeline turns into datasets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_cmdgen.session.config import SessionConfig
+from pytest_cmdgen.session.engine import ActionRunnerFactory, CommandSourceFactory, Engine, TestOutcome
+from pytest_cmdgen.session.results import SessionResults
+
+if TYPE_CHECKING:
+    from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
+    from pytest_cmdgen.recipe.conversation import AnnotatedStep, Conversation, FailedRephrasing
+    from pytest_cmdgen.runtime.commands import Command
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """One test case to run: its id (``<file>::<name>``), file and case, and whether to rephrase it."""
+
+    test_id: str
+    path: Path
+    """The test file on disk (the E2E split is copied from it)."""
+    suite: TestSuiteFile
+    test_case: TestCase
+    rephrase: bool = False
+
+
+@dataclass(frozen=True)
+class TurnRephrasing:
+    """What rephrasing did for one user turn: ``kept`` of ``asked`` paraphrases, or why it did not run."""
+
+    kept: int = 0
+    asked: int = 0
+    not_rephrased: str | None = None
+    """Why the turn was not rephrased (the test failed, the turn did not reach the LLM, ...), else None."""
+
+
+class SessionRunner:
+    """Per-process session state: the engine, and the results recorded from the test cases run."""
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        command_source_factory: CommandSourceFactory | None = None,
+        action_runner_factory: ActionRunnerFactory | None = None,
+    ) -> None:
+        self.config = config
+        self.results = SessionResults()
+        self.engine = Engine(
+            config, command_source_factory=command_source_factory, action_runner_factory=action_runner_factory
+        )
+
+    def start(self, cases: Iterable[CaseRef]) -> None:
+        """Start test cases in the background, in order, so their LLM calls overlap."""
+        for case in cases:
+            self.engine.submit(case.test_id, case.suite, case.test_case, rephrase=case.rephrase)
+
+    def run_test(self, case: CaseRef) -> TestOutcome:
+        """Run (or wait for) one test case and record its outcome; an error is counted as a failure and
+        raised."""
+        self.results.sources[case.test_id.rpartition("::")[0]] = str(case.path)
+        try:
+            outcome = self.engine.outcome(case.test_id, case.suite, case.test_case)
+        except Exception:
+            self.results.tests["failed"] += 1
+            raise
+        result = outcome.run.result
+        if result.skipped:
+            self.results.tests["skipped"] += 1
+        elif result.passed:
+            self.results.tests["passed"] += 1
+            self._record(outcome.test_id, outcome.conversation)
+        else:
+            self.results.tests["failed"] += 1
+        return outcome
+
+    def rephrase_turn(self, case: CaseRef, step_line: int, label: str) -> TurnRephrasing:
+        """Rephrase the test case's conversation (once) and report the user turn at ``step_line``.
+
+        ``label`` names the turn in the rejected-paraphrase lines (the pytest node id, for instance).
+        """
+        outcome = self.engine.outcome(case.test_id, case.suite, case.test_case)
+        if not outcome.run.passed:
+            return TurnRephrasing(not_rephrased="the test case did not pass: nothing to rephrase")
+        step = annotated_step_at(outcome.conversation, step_line)
+        if step is None:
+            return TurnRephrasing(
+                not_rephrased="this user turn did not go to the LLM (button payload, /intent or error): "
+                "nothing to rephrase"
+            )
+        if not step.rephrase:
+            return TurnRephrasing(not_rephrased="the message repeats a button payload: not rephrased, as Rasa does")
+        conversation = self.engine.rephrased(outcome).result()
+        self._record(outcome.test_id, conversation)
+        rephrased = annotated_step_at(conversation, step_line)
+        assert rephrased is not None
+        serialize = self.engine.serializer()
+        for failure in rephrased.failing_rephrasings:
+            self.results.rejections.append(f"{label}: {failure.text!r} gave {describe_difference(failure, serialize)}")
+        kept = len(rephrased.passing_rephrasings)
+        return TurnRephrasing(kept=kept, asked=kept + len(rephrased.failing_rephrasings))
+
+    def rephrase_case(self, case: CaseRef) -> list[TurnRephrasing]:
+        """Rephrase every user turn of a test case (what its pytest sub-items do one turn each)."""
+        return [
+            self.rephrase_turn(case, step.line, f"{case.test_id}[rephrase {number}]")
+            for number, step in enumerate(case.test_case.user_steps, start=1)
+        ]
+
+    def _record(self, test_id: str, conversation: Conversation | None) -> None:
+        from pytest_cmdgen.recipe.transport import conversation_to_dict
+
+        if conversation is not None:
+            self.results.conversations[test_id] = conversation_to_dict(conversation)
+
+    def finish_process(self) -> None:
+        """Add this process's LLM usage to the results and stop the engine."""
+        usage = self.engine.usage_snapshot()
+        if usage is not None:
+            self.results.usage.append(usage)
+        self.engine.close()
+
+
+def annotated_step_at(conversation: Conversation | None, line: int) -> AnnotatedStep | None:
+    """The annotated user step of ``conversation`` that stands at ``line`` of its test file, if any."""
+    from pytest_cmdgen.recipe.conversation import AnnotatedStep
+
+    if conversation is None:
+        return None
+    return next((s for s in conversation.steps if isinstance(s, AnnotatedStep) and s.line == line), None)
+
+
+def describe_difference(failure: FailedRephrasing, serialize: Callable[[Sequence[Command]], str]) -> str:
+    """Why a paraphrase was rejected: an error, or the commands it gave that differ."""
+    if failure.error:
+        return f"an error ({failure.error})"
+
+    def listed(commands: Sequence[Any]) -> str:
+        return serialize(list(commands)).replace("\n", "; ") if commands else "nothing"
+
+    return f"other commands (missing: {listed(failure.missing)}; unexpected: {listed(failure.unexpected)})"
+
+
+__all__ = ["CaseRef", "SessionRunner", "TurnRephrasing", "annotated_step_at", "describe_difference"]
