@@ -20,9 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pytest_cmdgen.actions import DEFAULT_TIMEOUT, ChoosingActionRunner, StubActionRunner
 from pytest_cmdgen.e2e import model as m
 from pytest_cmdgen.e2e.judge import JudgeResult, StepFailure, Turn, judge
 from pytest_cmdgen.e2e.transcript import render_turns
+from pytest_cmdgen.runtime.agent import Agent
 from pytest_cmdgen.runtime.errors import ActionError, CommandSourceError
 from pytest_cmdgen.runtime.events import Event, UserUttered
 
@@ -235,9 +237,6 @@ def build_agent(
 ) -> Any:
     """An ``Agent`` for one test case: its stubs first, then the action server (``action_url`` or the
     project's ``action_endpoint``), then the project's ``actions_module``."""
-    from pytest_cmdgen.actions import DEFAULT_TIMEOUT, ChoosingActionRunner, StubActionRunner
-    from pytest_cmdgen.runtime.agent import Agent  # type: ignore[import-not-found]
-
     stubs = StubActionRunner.for_test_case(suite.stub_custom_actions, test_case.name) if suite and test_case else None
     runner = ChoosingActionRunner.for_project(
         project, stubs=stubs, url=action_url, timeout=action_timeout or DEFAULT_TIMEOUT

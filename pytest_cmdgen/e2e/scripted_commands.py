@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from pytest_cmdgen.generator.grammar import parse_commands
 from pytest_cmdgen.generator.prompt import component_syntax
 from pytest_cmdgen.runtime.errors import CommandSourceError
 from pytest_cmdgen.runtime.interfaces import CommandPrediction, CommandRequest
@@ -145,8 +146,6 @@ Parser = Callable[[str, str, Sequence[str], str], list[Any]]
 
 def default_parser(text: str, syntax: str, flow_ids: Sequence[str], rasa_version: str) -> list[Any]:
     """Parse DSL lines with the project grammar (:func:`pytest_cmdgen.generator.grammar.parse_commands`)."""
-    from pytest_cmdgen.generator.grammar import parse_commands
-
     return parse_commands(text, syntax, flow_ids, rasa_version)  # type: ignore[arg-type]
 
 

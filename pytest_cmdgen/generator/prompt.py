@@ -15,14 +15,12 @@ from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import jinja2
 
-if TYPE_CHECKING:
-    from pytest_cmdgen.generator.grammar import Syntax
-
 from pytest_cmdgen.errors import CmdgenInputError
+from pytest_cmdgen.generator.grammar import GENERATOR_SYNTAX, Syntax
 from pytest_cmdgen.versions import V1_TEMPLATE_FILE, Version, modern_template_file, profile_for
 
 GeneratorName = Literal["single_step", "compact", "search_ready"]
@@ -40,8 +38,6 @@ GENERATOR_CLASS_NAMES: dict[str, GeneratorName] = {
 def component_syntax(component_name: str | None) -> Syntax:
     """The command syntax of a ``config.yml`` generator component (a dotted path's class name counts); v1 if
     the component is not one of the LLM command generators."""
-    from pytest_cmdgen.generator.grammar import GENERATOR_SYNTAX
-
     kind = GENERATOR_CLASS_NAMES.get((component_name or "").rpartition(".")[2], "single_step")
     return GENERATOR_SYNTAX[kind]
 

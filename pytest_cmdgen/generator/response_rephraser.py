@@ -50,6 +50,10 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from pytest_cmdgen.generator.model_groups import merged_llm_settings, resolved_llm_block
+from pytest_cmdgen.generator.prompt import transcript_lines
+from pytest_cmdgen.generator.state import transcript_turns
+from pytest_cmdgen.llm.config import LLMConfig
 from pytest_cmdgen.llm.errors import CacheMissError, LLMCallError, LLMConfigError, LLMError
 from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.runtime.errors import CommandSourceError
@@ -57,7 +61,6 @@ from pytest_cmdgen.runtime.events import BotUttered, UserUttered
 from pytest_cmdgen.versions import VersionProfile
 
 if TYPE_CHECKING:
-    from pytest_cmdgen.llm.config import LLMConfig
     from pytest_cmdgen.llm.service import LLMService
     from pytest_cmdgen.runtime.project import Project
     from pytest_cmdgen.runtime.tracker import Tracker
@@ -225,8 +228,6 @@ class ResponseRephraser:
         """
         if not cls.configured(project):
             return None
-        from pytest_cmdgen.generator.model_groups import merged_llm_settings, resolved_llm_block
-        from pytest_cmdgen.llm.config import LLMConfig
 
         profile = project.profile
         nlg = dict(project.endpoints.nlg)
@@ -266,9 +267,6 @@ class ResponseRephraser:
     # ------------------------------------------------------------------ prompt inputs
     def transcript(self, tracker: Tracker, max_turns: int, grouped: bool) -> str:
         """Rasa's ``tracker_as_readable_transcript`` with a line limit and optional speaker grouping."""
-        from pytest_cmdgen.generator.prompt import transcript_lines
-        from pytest_cmdgen.generator.state import transcript_turns
-
         lines = transcript_lines(transcript_turns(tracker), self.profile.version)
         if grouped:
             lines = count_multiple_utterances_as_single_turn(lines)

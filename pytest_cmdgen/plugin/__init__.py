@@ -7,6 +7,18 @@ workers and the controller. The library never imports it. The ``pytest11`` entry
 :mod:`pytest_cmdgen.plugin.hookspecs`.
 """
 
-from pytest_cmdgen.plugin.options import OPTIONS, CmdgenSettings, OptionSpec, options_markdown
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_cmdgen._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from pytest_cmdgen.plugin.options import OPTIONS, CmdgenSettings, OptionSpec, options_markdown
+
+__getattr__ = lazy_exports(
+    __name__,
+    {"OPTIONS": "options", "CmdgenSettings": "options", "OptionSpec": "options", "options_markdown": "options"},
+)
 
 __all__ = ["OPTIONS", "CmdgenSettings", "OptionSpec", "options_markdown"]

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
     import pytest
 
+    from pytest_cmdgen.runtime import ActionRunner, CommandSource, Project
+
 hookspec = pluggy.HookspecMarker("pytest")
 
 
 @hookspec(firstresult=True)
-def pytest_cmdgen_command_source(config: pytest.Config, project: Any) -> Any:
-    """Return a command source (an object with ``predict(request)``) to use instead of the default.
+def pytest_cmdgen_command_source(config: pytest.Config, project: Project) -> CommandSource | None:
+    """Return a command source (an object with ``predict(request) -> CommandPrediction``) to use instead of
+    the default, or None to keep it.
 
     The default is the ``--cmdgen-command-script`` replay when given, else the project's LLM command
-    generator. ``project`` is the loaded ``pytest_cmdgen.runtime`` project.
+    generator. ``project`` is the loaded :class:`pytest_cmdgen.runtime.Project`.
     """
 
 
 @hookspec(firstresult=True)
-def pytest_cmdgen_action_runner(config: pytest.Config, project: Any) -> Any:
-    """Return an action runner (an object with ``run(action_name, tracker, project)``) for custom actions.
+def pytest_cmdgen_action_runner(config: pytest.Config, project: Project) -> ActionRunner | None:
+    """Return an action runner (an object with ``run(action_name, tracker, project) -> ActionResult``) for
+    custom actions, or None to keep the default.
 
     The default picks per action: the test file's stub, else the ``action_endpoint`` server, else the
     in-process ``actions_module``.

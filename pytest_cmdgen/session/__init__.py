@@ -9,8 +9,9 @@ is the ordered list of end-of-session steps (merge worker results → write data
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pytest_cmdgen._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pytest_cmdgen.session.config import SessionConfig
@@ -28,35 +29,30 @@ if TYPE_CHECKING:
     from pytest_cmdgen.session.results import SessionResults
     from pytest_cmdgen.session.runner import CaseRef, SessionRunner, TurnRephrasing
 
-# Imported on first use, so that the pytest skin's import (options need SessionConfig) stays light.
-_EXPORTS = {
-    "ActionRunnerFactory": "pytest_cmdgen.session.engine",
-    "CaseRef": "pytest_cmdgen.session.runner",
-    "CommandSourceFactory": "pytest_cmdgen.session.engine",
-    "Engine": "pytest_cmdgen.session.engine",
-    "MergeWorkerResults": "pytest_cmdgen.session.pipeline",
-    "Pipeline": "pytest_cmdgen.session.pipeline",
-    "PipelineContext": "pytest_cmdgen.session.pipeline",
-    "PipelineStep": "pytest_cmdgen.session.pipeline",
-    "SessionConfig": "pytest_cmdgen.session.config",
-    "SessionResults": "pytest_cmdgen.session.results",
-    "SessionRunner": "pytest_cmdgen.session.runner",
-    "TestOutcome": "pytest_cmdgen.session.engine",
-    "TurnRephrasing": "pytest_cmdgen.session.runner",
-    "WriteDatasets": "pytest_cmdgen.session.pipeline",
-    "default_pipeline": "pytest_cmdgen.session.pipeline",
-    "discover_cases": "pytest_cmdgen.session.discovery",
-    "find_e2e_files": "pytest_cmdgen.session.discovery",
-    "is_e2e_file": "pytest_cmdgen.session.discovery",
-    "run_prepare": "pytest_cmdgen.session.prepare",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ActionRunnerFactory": "engine",
+        "CaseRef": "runner",
+        "CommandSourceFactory": "engine",
+        "default_pipeline": "pipeline",
+        "discover_cases": "discovery",
+        "Engine": "engine",
+        "find_e2e_files": "discovery",
+        "is_e2e_file": "discovery",
+        "MergeWorkerResults": "pipeline",
+        "Pipeline": "pipeline",
+        "PipelineContext": "pipeline",
+        "PipelineStep": "pipeline",
+        "run_prepare": "prepare",
+        "SessionConfig": "config",
+        "SessionResults": "results",
+        "SessionRunner": "runner",
+        "TestOutcome": "engine",
+        "TurnRephrasing": "runner",
+        "WriteDatasets": "pipeline",
+    },
+)
 
 __all__ = [
     "ActionRunnerFactory",

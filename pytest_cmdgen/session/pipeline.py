@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_cmdgen.errors import CmdgenError
+from pytest_cmdgen.recipe.datapoints import build_all_data_points
+from pytest_cmdgen.recipe.output import RecipeOutput, make_params, write_output
+from pytest_cmdgen.recipe.split import split_data_points
+from pytest_cmdgen.recipe.transport import conversation_from_dict
 from pytest_cmdgen.session.config import SessionConfig
 from pytest_cmdgen.session.results import SessionResults
 
 if TYPE_CHECKING:
-    from pytest_cmdgen.recipe.output import RecipeOutput
     from pytest_cmdgen.session.engine import Engine
 
 
@@ -72,10 +75,6 @@ class WriteDatasets:
         config = context.config
         if not config.prepare or not context.results.ran_tests:
             return  # --collect-only, everything deselected: the previous output stays as it was
-        from pytest_cmdgen.recipe.datapoints import build_all_data_points
-        from pytest_cmdgen.recipe.output import RecipeOutput, make_params, write_output
-        from pytest_cmdgen.recipe.split import split_data_points
-        from pytest_cmdgen.recipe.transport import conversation_from_dict
 
         engine = context.engine
         stored = context.results.conversations

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_cmdgen.recipe.conversation import AnnotatedStep
+from pytest_cmdgen.recipe.transport import conversation_to_dict
 from pytest_cmdgen.session.config import SessionConfig
 from pytest_cmdgen.session.engine import ActionRunnerFactory, CommandSourceFactory, Engine, TestOutcome
 from pytest_cmdgen.session.results import SessionResults
 
 if TYPE_CHECKING:
     from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
-    from pytest_cmdgen.recipe.conversation import AnnotatedStep, Conversation, FailedRephrasing
+    from pytest_cmdgen.recipe.conversation import Conversation, FailedRephrasing
     from pytest_cmdgen.runtime.commands import Command
 
 
@@ -120,8 +122,6 @@ class SessionRunner:
         ]
 
     def _record(self, test_id: str, conversation: Conversation | None) -> None:
-        from pytest_cmdgen.recipe.transport import conversation_to_dict
-
         if conversation is not None:
             self.results.conversations[test_id] = conversation_to_dict(conversation)
 
@@ -135,8 +135,6 @@ class SessionRunner:
 
 def annotated_step_at(conversation: Conversation | None, line: int) -> AnnotatedStep | None:
     """The annotated user step of ``conversation`` that stands at ``line`` of its test file, if any."""
-    from pytest_cmdgen.recipe.conversation import AnnotatedStep
-
     if conversation is None:
         return None
     return next((s for s in conversation.steps if isinstance(s, AnnotatedStep) and s.line == line), None)
