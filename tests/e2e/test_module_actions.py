@@ -9,16 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rasa_sdk  # noqa: F401  -- in the ``test`` extra: without it this module fails to import, it never skips
 
-pytest.importorskip("rasa_sdk")
-
-from pytest_cmdgen.actions import ChoosingActionRunner, ModuleActionRunner  # noqa: E402
-from pytest_cmdgen.e2e.runner import build_agent  # noqa: E402
-from pytest_cmdgen.runtime.agent import CommandPrediction, CommandRequest  # noqa: E402
-from pytest_cmdgen.runtime.commands import SetSlot, StartFlow  # noqa: E402
-from pytest_cmdgen.runtime.errors import ActionError  # noqa: E402
-from pytest_cmdgen.runtime.events import ActionExecuted, ActionExecutionRejected, BotUttered, SlotSet  # noqa: E402
-from pytest_cmdgen.runtime.project import Project  # noqa: E402
+from pytest_cmdgen.actions import ChoosingActionRunner, ModuleActionRunner
+from pytest_cmdgen.e2e.runner import build_agent
+from pytest_cmdgen.runtime.agent import CommandPrediction, CommandRequest
+from pytest_cmdgen.runtime.commands import SetSlot, StartFlow
+from pytest_cmdgen.runtime.errors import ActionError
+from pytest_cmdgen.runtime.events import ActionExecuted, ActionExecutionRejected, BotUttered, SlotSet
+from pytest_cmdgen.runtime.project import Project
 
 DOMAIN = """
 slots:

@@ -32,7 +32,7 @@ from pytest_cmdgen.generator.prompt import (
     to_json_escaped_string,
 )
 from pytest_cmdgen.generator.retrieval import effective_num_flows, order_prompt_flows, top_k_similar
-from tests.support.paths import REFERENCE  # noqa: E402
+from tests.support.paths import reference_text  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------- template choice
 
@@ -104,14 +104,13 @@ def test_template_epochs() -> None:
 
 
 def _reference_templates() -> dict[str, str]:
-    text = (REFERENCE / "rasa-modern-generators.md").read_text(encoding="utf-8")
+    text = reference_text("rasa-modern-generators.md")
     found: dict[str, str] = {}
     for match in re.finditer(r"^#### (T\.\d+\.\d+) `([^`]+)`[^\n]*\n\n````jinja\n(.*?)\n````$", text, re.M | re.S):
         found[match.group(1)] = match.group(3)
     return found
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="reference notes not available")
 def test_packaged_templates_are_verbatim_copies() -> None:
     ref = _reference_templates()
     pairs = {
@@ -133,7 +132,7 @@ def test_packaged_templates_are_verbatim_copies() -> None:
     assert set(pairs) <= set(ref)
     for section, (name, version) in pairs.items():
         assert packaged_template(name, version) == ref[section], section
-    recipe = (REFERENCE / "rasa-recipe.md").read_text(encoding="utf-8")
+    recipe = reference_text("rasa-recipe.md")
     v1 = re.search(r"^### 9\.2 [^\n]*\n```jinja\n(.*?\n)```$", recipe, re.M | re.S)
     assert v1 is not None and packaged_template("command_prompt_template.jinja2", "3.10.16") == v1.group(1)
 

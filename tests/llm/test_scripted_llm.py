@@ -24,15 +24,12 @@ import yaml
 import pytest_cmdgen
 from pytest_cmdgen.testing.scripted_answers import parse_command_prompt, parse_rephrase_prompt
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer, embedding_for
-
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "rasa-recipe.md"
+from tests.support.paths import reference_text
 
 
 def reference_template(section: str) -> str:
     """The first jinja block after the heading ``### <section>`` of the Rasa recipe reference notes."""
-    if not REFERENCE.is_file():
-        pytest.skip(f"reference notes not found at {REFERENCE}")
-    text = REFERENCE.read_text(encoding="utf-8")
+    text = reference_text("rasa-recipe.md")
     block = re.search(r"```jinja\n(.*?)\n```", text[text.index(f"### {section}") :], re.DOTALL)
     assert block is not None
     return block.group(1) + "\n"

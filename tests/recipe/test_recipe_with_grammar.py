@@ -6,12 +6,11 @@ from functools import partial
 
 import pytest
 
+from pytest_cmdgen.generator import grammar
 from pytest_cmdgen.recipe.conversation_yaml import conversations_yaml, load_conversations
 from pytest_cmdgen.recipe.datapoints import build_data_points
 from pytest_cmdgen.recipe.rephrase import validate_rephrasings
 from tests.recipe.recipe_support import CAR_PASSING, FakeCompleter, car_conversation, with_passing
-
-grammar = pytest.importorskip("pytest_cmdgen.generator.grammar")
 
 FLOWS = ["search_rental_car", "chitchat_flow"]
 

@@ -9,3 +9,17 @@ SHARED = REPO.parent / "shared"
 ASSISTANTS = SHARED / "assistants"
 REFERENCE = SHARED / "reference"
 EXAMPLES = REPO / "examples"
+
+
+def reference_text(name: str) -> str:
+    """The text of a reference note under ``../shared/reference``; a missing note fails the test, never skips it."""
+    path = REFERENCE / name
+    if not path.is_file():
+        import pytest
+
+        pytest.fail(
+            f"reference note {name} not found at {path}: the tests need ../shared beside the repository "
+            "(the shared data checkout), so check it out there",
+            pytrace=False,
+        )
+    return path.read_text(encoding="utf-8")
