@@ -88,3 +88,40 @@ def pytest_cmdgen_command_source(config, project):
         "      - utter: utter_opening_hours\n"
     )
     pytester.runpytest("car_rental/tests", "--cmdgen-assistant", "car_rental").assert_outcomes(passed=1)
+
+
+def test_without_xdist_installed_the_plugin_registers_no_xdist_hooks(pytester: pytest.Pytester, car_rental) -> None:
+    pytester.makeconftest(
+        "def pytest_sessionfinish(session):\n"
+        "    print('xdist hooks:', session.config.pluginmanager.has_plugin('cmdgen-xdist'))\n"
+    )
+    without = _run(pytester, "-p", "no:xdist", "-s")
+    without.assert_outcomes(passed=4)
+    without.stdout.fnmatch_lines(["*xdist hooks: False*"])
+    with_xdist = _run(pytester, "-s")
+    with_xdist.stdout.fnmatch_lines(["*xdist hooks: True*"])
+
+
+def test_each_process_gets_its_role_once(pytester: pytest.Pytester, car_rental) -> None:
+    # Each process writes the role it was given into a file named after its pid.
+    pytester.makeconftest(
+        "import os, pathlib\n"
+        "from pytest_cmdgen.plugin.stash import role_of\n"
+        "def pytest_sessionfinish(session):\n"
+        "    folder = pathlib.Path(session.config.rootpath, 'roles')\n"
+        "    folder.mkdir(exist_ok=True)\n"
+        "    (folder / str(os.getpid())).write_text(type(role_of(session.config)).__name__)\n"
+    )
+
+    def roles(*extra: str) -> list[str]:
+        shutil.rmtree(pytester.path / "roles", ignore_errors=True)
+        result = pytester.runpytest_subprocess(
+            "car_rental/tests", "--cmdgen-assistant", "car_rental", "--cmdgen-command-script",
+            "car_rental/commands.yml", "-p", "no:cacheprovider", *extra,
+        )  # fmt: skip
+        result.assert_outcomes(passed=4)
+        return sorted(p.read_text() for p in (pytester.path / "roles").iterdir())
+
+    assert roles() == ["Central"]
+    assert roles("-n", "2") == ["Controller", "Worker", "Worker"]
+    assert roles("-n", "0") == ["Central"]

@@ -1,0 +1,146 @@
+"""The end-of-session pipeline and the session runner, driven without pytest's collection."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from pytest_cmdgen.errors import CmdgenError
+from pytest_cmdgen.session import (
+    MergeWorkerResults,
+    Pipeline,
+    PipelineContext,
+    SessionConfig,
+    SessionResults,
+    SessionRunner,
+    WriteDatasets,
+    default_pipeline,
+    discover_cases,
+)
+from pytest_cmdgen.testing import ScriptedLLMServer
+from tests.support.paths import EXAMPLES
+
+
+@dataclass
+class Recording:
+    """A pipeline step that notes that it ran (or fails, when told to)."""
+
+    name: str
+    seen: list[str]
+    fail: bool = False
+
+    def run(self, context: PipelineContext) -> None:
+        self.seen.append(self.name)
+        if self.fail:
+            raise CmdgenError("disk full", file="out/params.yaml")
+
+
+@dataclass
+class Project:
+    """A copy of the bundled car-rental example and a scripted LLM serving its recorded answers."""
+
+    root: Path
+    server: ScriptedLLMServer
+    config: SessionConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.config = SessionConfig(
+            assistant=self.root / "car_rental",
+            rootdir=self.root,
+            prepare=True,
+            out=self.root / "out",
+            num_rephrases=3,
+            cache=self.root / "cache",
+        )
+
+
+@pytest.fixture
+def car_rental(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    shutil.copytree(EXAMPLES / "car_rental", tmp_path / "car_rental", ignore=shutil.ignore_patterns("conftest.py"))
+    recorded = tmp_path / "car_rental" / "commands.yml"
+    with ScriptedLLMServer(annotations=recorded, rephrasings=recorded) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        yield Project(tmp_path, server)
+
+
+def test_the_default_pipeline_merges_before_it_writes() -> None:
+    assert default_pipeline().names == ("merge", "datasets")
+
+
+def test_steps_run_in_order_and_a_failing_step_stops_the_rest(tmp_path: Path) -> None:
+    seen: list[str] = []
+    pipeline = Pipeline((Recording("a", seen), Recording("b", seen, fail=True), Recording("c", seen)))
+    context = pipeline.run(PipelineContext(SessionConfig(rootdir=tmp_path), SessionResults(), engine=None))  # type: ignore[arg-type]
+    assert seen == ["a", "b"]
+    assert context.steps_run == ["a"]
+    assert context.errors == ["b: out/params.yaml: disk full"]
+
+
+def test_merge_adds_every_worker_payload(tmp_path: Path) -> None:
+    one, two = SessionResults(), SessionResults()
+    one.tests["passed"] += 2
+    one.conversations["a.yml::x"] = {"test_id": "a.yml::x"}
+    two.tests["passed"] += 1
+    two.tests["failed"] += 1
+    two.conversations["b.yml::y"] = {"test_id": "b.yml::y"}
+    results = SessionResults()
+    context = PipelineContext(
+        SessionConfig(rootdir=tmp_path),
+        results,
+        engine=None,
+        worker_payloads=[one.to_payload(), two.to_payload()],  # type: ignore[arg-type]
+    )
+    MergeWorkerResults().run(context)
+    assert results.tests == {"passed": 3, "failed": 1}
+    assert sorted(results.conversations) == ["a.yml::x", "b.yml::y"]
+    assert context.worker_payloads == []
+
+
+def test_nothing_is_written_when_no_test_ran(tmp_path: Path) -> None:
+    context = PipelineContext(
+        SessionConfig(rootdir=tmp_path, prepare=True, out=tmp_path / "out"), SessionResults(), engine=None
+    )  # type: ignore[arg-type]
+    WriteDatasets().run(context)
+    assert context.written is None
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_runner_records_outcomes_and_the_pipeline_writes_the_layout(car_rental: Project) -> None:
+    runner = SessionRunner(car_rental.config)
+    cases = discover_cases([car_rental.root / "car_rental" / "tests"], car_rental.config, base=car_rental.root)
+    assert [case.test_id for case in cases][0].startswith("car_rental/tests/rental.yml::")
+    runner.start(cases)
+    try:
+        for case in cases:
+            outcome = runner.run_test(case)
+            assert outcome.run.passed
+            turns = runner.rephrase_case(case)
+            assert len(turns) == len(case.test_case.user_steps)
+        context = default_pipeline().run(PipelineContext(car_rental.config, runner.results, runner.engine))
+    finally:
+        runner.finish_process()
+    assert context.errors == []
+    assert context.steps_run == ["merge", "datasets"]
+    assert context.written == car_rental.config.out
+    assert (car_rental.config.out / "4_train_test_split" / "ft_splits" / "train.jsonl").stat().st_size > 0
+    assert runner.results.tests == {"passed": len(cases)}
+    assert runner.results.usage  # the usage of this process was added when it finished
+
+
+def test_an_unwritable_output_is_a_pipeline_error_not_a_crash(car_rental: Project) -> None:
+    blocker = car_rental.root / "not_a_dir"
+    blocker.write_text("a file where the output's parent directory should be")
+    config = SessionConfig(**{**car_rental.config.__dict__, "out": blocker / "out", "num_rephrases": 0})
+    runner = SessionRunner(config)
+    try:
+        for case in discover_cases([car_rental.root / "car_rental" / "tests"], config, base=car_rental.root):
+            runner.run_test(case)
+        context = default_pipeline().run(PipelineContext(config, runner.results, runner.engine))
+    finally:
+        runner.finish_process()
+    assert context.steps_run == ["merge"]
+    assert len(context.errors) == 1 and context.errors[0].startswith(f"datasets: could not write {blocker / 'out'}")
