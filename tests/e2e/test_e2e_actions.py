@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import time
+import os
+import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,13 +14,13 @@ import pytest
 from pytest_cmdgen.actions import (
     ChoosingActionRunner,
     HttpActionRunner,
-    ModuleActionRunner,
     StubActionRunner,
     endpoint_settings,
 )
 from pytest_cmdgen.e2e.model import StubResponse, TestSuiteFile
 from pytest_cmdgen.runtime.errors import ActionError
 from pytest_cmdgen.testing.action_server import ActionServer, RejectAction
+from tests.support.paths import EXAMPLES, REPO
 
 
 class FakeTracker:
@@ -60,13 +62,18 @@ def server():
     def crash(tracker, domain):
         raise ValueError("boom")
 
+    answer_slow = threading.Event()  # set at teardown: until then action_slow never answers
+
     @srv.action("action_slow")
     def slow(tracker, domain):
-        time.sleep(1.0)
+        answer_slow.wait(timeout=60)
         return [], []
 
     with srv:
-        yield srv
+        try:
+            yield srv
+        finally:
+            answer_slow.set()  # before the server stops, so that no handler is left waiting
 
 
 def test_http_success_sends_the_webhook_payload(server: ActionServer) -> None:
@@ -176,9 +183,73 @@ def test_endpoint_settings_shapes() -> None:
     assert endpoint_settings(FakeProject(endpoints=Endpoints())) == ("http://x/webhook", None)
 
 
-def test_module_runner_without_rasa_sdk_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pytest_cmdgen.actions.module.rasa_sdk_available", lambda: False)  # as if not installed
-    runner = ChoosingActionRunner.for_project(FakeProject(endpoints={"action_endpoint": {"actions_module": "actions"}}))
-    assert isinstance(runner.module, ModuleActionRunner)
-    with pytest.raises(ActionError, match="rasa_sdk is not installed"):
-        runner.run("action_x", FakeTracker(), FakeProject())
+#: A ``sitecustomize`` for an interpreter in which ``rasa_sdk`` is not installed: every finder on ``sys.meta_path``
+#: is wrapped so that it finds nothing for ``rasa_sdk``, as on a machine without the package (``find_spec`` gives
+#: None, ``import rasa_sdk`` raises ModuleNotFoundError).
+WITHOUT_RASA_SDK = """\
+import sys
+
+
+class _WithoutRasaSdk:
+    def __init__(self, inner):
+        self._inner = inner
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "rasa_sdk" or name.startswith("rasa_sdk."):
+            return None
+        find = getattr(self._inner, "find_spec", None)
+        return find(name, path, target) if find else None
+
+    def __getattr__(self, attribute):
+        return getattr(self._inner, attribute)
+
+
+sys.meta_path[:] = [_WithoutRasaSdk(finder) for finder in sys.meta_path]
+"""
+
+
+def test_module_runner_without_rasa_sdk_is_a_clear_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The car-rental example with its custom action run in-process (actions_module) instead of stubbed, tested
+    # by a real pytest process whose interpreter cannot import rasa_sdk.
+    project = pytester.path / "car_rental"
+    shutil.copytree(EXAMPLES / "car_rental", project)
+    (project / "endpoints.yml").write_text("action_endpoint:\n  actions_module: actions\n")
+    (project / "actions.py").write_text(
+        "from rasa_sdk import Action\n\n\n"
+        "class CheckAvailability(Action):\n"
+        "    def name(self):\n"
+        "        return 'action_check_availability'\n\n"
+        "    def run(self, dispatcher, tracker, domain):\n"
+        "        return []\n"
+    )
+    tests = project / "tests" / "rental.yml"
+    text = tests.read_text()
+    tests.write_text(text[text.index("test_cases:") :])  # no stub_custom_actions: the module must run
+    blocker = pytester.mkdir("without_rasa_sdk")
+    (blocker / "sitecustomize.py").write_text(WITHOUT_RASA_SDK)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(blocker), str(REPO), os.environ.get("PYTHONPATH", "")]))
+
+    result = pytester.runpytest_subprocess(
+        "car_rental/tests",
+        "--cmdgen-assistant",
+        "car_rental",
+        "--cmdgen-command-script",
+        "car_rental/commands.yml",
+        "-k",
+        "book and not opening",
+        "-p",
+        "no:cacheprovider",
+    )
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E2E test case 'book a car' failed at car_rental/tests/rental.yml:*",
+            "  actual:   custom action 'action_check_availability' failed: the project runs its actions in-process "
+            "(actions_module: 'actions') but rasa_sdk is not installed; install rasa-sdk, or serve the actions "
+            "over HTTP and point action_endpoint.url at the server, or stub the action in the test file*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
