@@ -15,8 +15,13 @@ from typing import Protocol
 
 
 class _Mark(Protocol):
-    line: int
-    column: int
+    """A position as yamlio's frozen ``Mark`` gives it: only read, hence properties."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
 
 
 class CmdgenError(Exception):

@@ -159,8 +159,8 @@ def _evict_foreign(top: str, root: Path | None) -> None:
 
 
 def _action_classes() -> list[type]:
-    from rasa_sdk import utils  # type: ignore[import-not-found]
-    from rasa_sdk.interfaces import Action  # type: ignore[import-not-found]
+    from rasa_sdk import utils
+    from rasa_sdk.interfaces import Action
 
     seen: dict[type, None] = {}
     for cls in utils.all_subclasses(Action):
@@ -216,7 +216,7 @@ class ModuleActionRunner:
                 "not installed; install rasa-sdk, or serve the actions over HTTP and point "
                 "action_endpoint.url at the server, or stub the action in the test file",
             )
-        from rasa_sdk.executor import ActionExecutor  # type: ignore[import-not-found]
+        from rasa_sdk.executor import ActionExecutor
 
         root = self._root
         where = f"{self._where()}" + (f" (project {root})" if root else "")
@@ -249,7 +249,7 @@ class ModuleActionRunner:
         while importing the module, plus those bound in the module's namespaces (a shared library imported by
         an earlier project too, or the module itself when a previous runner imported it already).
         """
-        from rasa_sdk.interfaces import Action  # type: ignore[import-not-found]
+        from rasa_sdk.interfaces import Action
 
         owned = set(_action_classes()) - before
         for key in _family(self.module):
@@ -317,7 +317,7 @@ class ModuleActionRunner:
 
     @staticmethod
     def _sdk_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-        from rasa_sdk import interfaces  # type: ignore[import-not-found]
+        from rasa_sdk import interfaces
 
         rejection = getattr(interfaces, "ActionExecutionRejection", None)
         not_found = getattr(interfaces, "ActionNotFoundException", None)

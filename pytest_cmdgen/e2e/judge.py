@@ -383,10 +383,10 @@ def _flow_ended(a: m.FlowCompletedAssertion | m.FlowCancelledAssertion, turn: Se
             f"Flow with id '{a.flow_id}' did not {verb}.", actual=f"flows {verb}d: {others or 'none'}"
         )
     first = matching[0]
-    if a.flow_step_id is not None and first.step_id != a.flow_step_id:  # type: ignore[attr-defined]
+    if a.flow_step_id is not None and first.step_id != a.flow_step_id:
         return AssertionOutcome(
             f"Flow with id '{a.flow_id}' did not {verb} at step '{a.flow_step_id}'.",
-            actual=f"{verb}d at step '{first.step_id}'",  # type: ignore[attr-defined]
+            actual=f"{verb}d at step '{first.step_id}'",
         )
     return AssertionOutcome(None, first)
 

@@ -30,7 +30,13 @@ def looks_like_e2e_file(text: str) -> bool:
 
 
 def _type_name(value: Any) -> str:
-    names = {dict: "a mapping", MarkedDict: "a mapping", list: "a list", MarkedList: "a list", str: "a string"}
+    names: dict[type, str] = {
+        dict: "a mapping",
+        MarkedDict: "a mapping",
+        list: "a list",
+        MarkedList: "a list",
+        str: "a string",
+    }
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):

@@ -150,7 +150,7 @@ def language_label(code: str) -> str:
     if code.startswith("x-") and "-" in code[2:]:
         base = code[2:].rsplit("-", 1)[0]
     try:
-        import langcodes  # type: ignore[import-not-found]
+        import langcodes
 
         return str(langcodes.Language.get(base).display_name())
     except Exception:  # noqa: BLE001 - not installed, or a code it does not know

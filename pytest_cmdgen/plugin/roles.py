@@ -34,12 +34,14 @@ class CaseItem(Protocol):
     """What a role needs of an item about a test case (``plugin.items`` has the two kinds)."""
 
     name: str
-    nodeid: str
     parent: pytest.Collector | None
     session: pytest.Session
     path: Path
     test_case: TestCase
     is_rephrase: bool
+
+    @property
+    def nodeid(self) -> str: ...
 
     @property
     def test_id(self) -> str: ...

@@ -263,9 +263,9 @@ def parse_rephrasings(answer: str, messages: Sequence[str], num_rephrases: int) 
     """
     blocks = _blocks(answer)
     by_text: dict[str, _Block] = {}
-    for block in blocks:
-        if block.header is not None:
-            by_text.setdefault(_normalise(block.header), block)
+    for candidate in blocks:
+        if candidate.header is not None:
+            by_text.setdefault(_normalise(candidate.header), candidate)
     positional = len(blocks) == len(messages)
     matched_ids = {id(b) for text, b in by_text.items() if text in {_normalise(m) for m in messages}}
     result: list[list[str]] = []

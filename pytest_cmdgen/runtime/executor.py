@@ -179,7 +179,8 @@ class FlowExecutor:
             if frame.is_user_flow and frame.frame_type != "call":
                 break
         user = top_user_frame(frames)
-        name = self.flows.get(user.flow_id).readable_name if user and self.flows.get(user.flow_id) else ""
+        flow = self.flows.get(user.flow_id) if user else None
+        name = flow.readable_name if flow else ""
         frames.append(pattern_frame(self.ctx, "pattern_cancel_flow", canceled_name=name, canceled_frames=canceled))
         frames.append(
             pattern_frame(self.ctx, "pattern_internal_error", error_type="rasa_internal_error_default", info={})

@@ -44,7 +44,9 @@ def _condition_matches(condition: Any, slots: dict[str, Any], context: dict[str,
         for item in condition:
             if not isinstance(item, dict) or item.get("type", "slot") != "slot":
                 return False
-            if slots.get(item.get("name")) != item.get("value"):
+            name = item.get("name")
+            actual = slots.get(name) if isinstance(name, str) else None
+            if actual != item.get("value"):
                 return False
         return True
     return predicates.evaluate(condition, context, slots)

@@ -82,6 +82,8 @@ class ActionServer:
         if self._server is None:
             raise RuntimeError("the action server is not running; call start() first")
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes | bytearray):  # typeshed allows bytes; an AF_INET server reports str
+            host = bytes(host).decode("ascii")
         return f"http://{host}:{port}"
 
     @property
@@ -175,7 +177,7 @@ def _make_handler(server: ActionServer) -> type[BaseHTTPRequestHandler]:
             if self.path.rstrip("/") == "/health":
                 self._send(200, {"status": "ok"})
             elif self.path.rstrip("/") == "/actions":
-                self._send(200, {"actions": [{"name": n} for n in sorted(server.actions)]})  # type: ignore[dict-item]
+                self._send(200, {"actions": [{"name": n} for n in sorted(server.actions)]})
             else:
                 self._send(404, {"error": f"not found: {self.path}"})
 
