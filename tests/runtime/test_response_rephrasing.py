@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,32 +81,6 @@ def bots(events: list[Any]) -> list[BotUttered]:
     return [e for e in events if isinstance(e, BotUttered)]
 
 
-@dataclass
-class FakeCompletion:
-    text: str
-
-
-class FakeService:
-    """Stands in for the LLM service: answers by prompt kind, records (prompt, purpose), raises if told to."""
-
-    def __init__(self, summary: str | Exception = SUMMARY, rephrase: str | Exception = REPHRASED) -> None:
-        self.summary = summary
-        self.rephrase = rephrase
-        self.calls: list[tuple[str, str]] = []
-
-    def chat(self, config: Any, messages: list[dict[str, Any]], purpose: str = "annotation") -> FakeCompletion:
-        prompt = messages[-1]["content"]
-        self.calls.append((prompt, purpose))
-        answer = self.summary if prompt.startswith("Summarize the provided conversation") else self.rephrase
-        if isinstance(answer, Exception):
-            raise answer
-        return FakeCompletion(answer)
-
-    @property
-    def prompts(self) -> list[str]:
-        return [prompt for prompt, _ in self.calls]
-
-
 @pytest.fixture
 def service() -> Iterator[LLMService]:
     svc = LLMService(concurrency=4, retry=RetryPolicy(max_retries=0), seed=1)
@@ -121,9 +94,20 @@ def v3_rule(server: ScriptedLLMServer, message: str, answer: str) -> None:
     server.add_rule(re.compile(re.escape(f'last message: """{message}"""')), answer)
 
 
-def scripted_banking_conversation(fake: FakeService, version: str = "3.13", root: Path = BANKING) -> Any:
+def is_summary(prompt: str) -> bool:
+    return prompt.startswith("Summarize the provided conversation")
+
+
+def script_rephraser(server: ScriptedLLMServer, summary: str = SUMMARY, rephrase: str = REPHRASED) -> None:
+    """Answer the history-summary prompt with ``summary`` and every other prompt with ``rephrase``."""
+    server.add_rule(is_summary, summary)
+    server.add_rule(lambda prompt: not is_summary(prompt), rephrase)
+
+
+def scripted_banking_conversation(service: LLMService, version: str = "3.13", root: Path = BANKING) -> Any:
+    """The banking pack with scripted commands (no command-generator call): every LLM call is the rephraser's."""
     project = Project.load(root, version)
-    rephraser = ResponseRephraser.from_project(project, fake)  # type: ignore[arg-type]
+    rephraser = ResponseRephraser.from_project(project, service)
     agent = Agent(project, ScriptedSource(BANKING_SCRIPT), banking_stub_runner(), rephraser=rephraser)
     return agent.start_conversation("rephrasing")
 
@@ -218,58 +202,134 @@ def test_without_a_rule_the_scripted_server_answers_empty_and_the_template_text_
 # ------------------------------------------------------------------------------------ fallbacks and errors
 
 
-def test_an_empty_answer_keeps_the_template_text() -> None:
-    fake = FakeService(rephrase="")
-    conversation = scripted_banking_conversation(fake)
+def test_an_empty_answer_keeps_the_template_text(
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    service: LLMService,
+) -> None:
+    script_rephraser(cmdgen_scripted_llm, rephrase="")
+    conversation = scripted_banking_conversation(service)
     conversation.handle_message("who are my payees")
     assert bots(conversation.handle_message("I want to transfer 55 to Amy"))[0].text == "Okay lets transfer money"
-    assert [purpose for _, purpose in fake.calls] == [PURPOSE, PURPOSE]
+    assert cmdgen_scripted_llm.chat_prompts() == [SUMMARY_PROMPT, REPHRASE_PROMPT]
+    assert service.meter.purposes() == [PURPOSE]
+    assert service.meter.get(PURPOSE).calls == 2
 
 
-def test_a_blank_answer_is_used_up_to_3_15_and_falls_back_from_3_16() -> None:
+def test_a_blank_answer_is_used_up_to_3_15_and_falls_back_from_3_16(
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    service: LLMService,
+) -> None:
+    script_rephraser(cmdgen_scripted_llm, rephrase="  ")
     for version, expected in (("3.13", "  "), ("3.16", "Okay lets transfer money")):
-        conversation = scripted_banking_conversation(FakeService(rephrase="  "), version)
+        conversation = scripted_banking_conversation(service, version)
         conversation.handle_message("who are my payees")
         assert bots(conversation.handle_message("I want to transfer 55 to Amy"))[0].text == expected, version
 
 
-def test_a_failed_call_keeps_the_template_text_up_to_3_14() -> None:
-    fake = FakeService(rephrase=LLMCallError("boom", status=500, attempts=6, retryable=True))
-    conversation = scripted_banking_conversation(fake, "3.14")
-    conversation.handle_message("who are my payees")
-    events = conversation.handle_message("I want to transfer 55 to Amy")
-    assert bots(events)[0].text == "Okay lets transfer money"
-    assert bots(events)[0].metadata["utter_action"] == "utter_transfer_money_understand"
-
-
-def test_a_failed_call_fails_the_test_from_3_15() -> None:
-    fake = FakeService(rephrase=LLMCallError("boom", status=500))
-    conversation = scripted_banking_conversation(fake, "3.15")
-    conversation.handle_message("who are my payees")
-    with pytest.raises(ResponseRephraseError, match="utter_transfer_money_understand.*pattern_internal_error"):
+def record_the_summary(server: ScriptedLLMServer, cache: Path) -> None:
+    """Record the summary call in ``cache`` by running the conversation under 3.11, whose summary prompt (and
+    the rephraser's LLM settings) are those of 3.12+ but whose rephrase prompt is not ("Use simple english.",
+    no "Last user message:"): a later 3.12+ run finds its summary in the cache and asks for its rephrasing."""
+    script_rephraser(server)
+    recorder = LLMService(concurrency=2, retry=RetryPolicy(max_retries=0), cache=ResponseCache(cache, "use"), seed=1)
+    try:
+        conversation = scripted_banking_conversation(recorder, "3.11")
+        conversation.handle_message("who are my payees")
         conversation.handle_message("I want to transfer 55 to Amy")
+    finally:
+        recorder.close()
+    assert len(server.chat_prompts()) == 2
+    server.reset_counters()
 
 
-def test_a_replay_cache_miss_fails_the_test() -> None:
-    fake = FakeService(rephrase=CacheMissError("abc", "gpt-4o-mini-2024-07-18"))
-    conversation = scripted_banking_conversation(fake)
+def failing_rephrase_conversation(server: ScriptedLLMServer, cache: Path, version: str) -> tuple[Any, LLMService]:
+    """A conversation whose summary comes from the cache and whose rephrase call gets HTTP 500 from the server,
+    retried twice (no waits)."""
+    record_the_summary(server, cache)
+    server.fail_always("The server had an error processing your request.", status=500)
+    retry = RetryPolicy(max_retries=2, base_delay=0.0, max_delay=0.0)
+    service = LLMService(concurrency=2, retry=retry, cache=ResponseCache(cache, "use"), seed=1)
+    conversation = scripted_banking_conversation(service, version)
     conversation.handle_message("who are my payees")
-    with pytest.raises(ResponseRephraseError, match="replay mode"):
-        conversation.handle_message("I want to transfer 55 to Amy")
+    return conversation, service
 
 
-def test_a_failed_summary_puts_the_transcript_into_the_prompt() -> None:
-    fake = FakeService(summary=LLMCallError("boom"))
-    conversation = scripted_banking_conversation(fake)
+def assert_the_rephrasing_was_tried_3_times_and_failed(server: ScriptedLLMServer, service: LLMService) -> None:
+    assert [(r.prompt, r.status) for r in server.requests] == [(REPHRASE_PROMPT, 500)] * 3
+    usage = service.meter.get(PURPOSE)
+    assert (usage.cache_hits, usage.calls, usage.failures, usage.retries) == (1, 0, 1, 2)
+
+
+def test_a_failed_call_keeps_the_template_text_up_to_3_14(
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    conversation, service = failing_rephrase_conversation(cmdgen_scripted_llm, tmp_path / "cache", "3.14")
+    try:
+        events = conversation.handle_message("I want to transfer 55 to Amy")
+        assert bots(events)[0].text == "Okay lets transfer money"
+        assert bots(events)[0].metadata["utter_action"] == "utter_transfer_money_understand"
+        assert_the_rephrasing_was_tried_3_times_and_failed(cmdgen_scripted_llm, service)
+    finally:
+        service.close()
+
+
+def test_a_failed_call_fails_the_test_from_3_15(
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    conversation, service = failing_rephrase_conversation(cmdgen_scripted_llm, tmp_path / "cache", "3.15")
+    try:
+        expected = "utter_transfer_money_understand.*pattern_internal_error"
+        with pytest.raises(ResponseRephraseError, match=expected) as info:
+            conversation.handle_message("I want to transfer 55 to Amy")
+        cause = info.value.__cause__
+        assert isinstance(cause, LLMCallError)
+        assert (cause.status, cause.attempts, cause.retryable) == (500, 3, True)
+        assert_the_rephrasing_was_tried_3_times_and_failed(cmdgen_scripted_llm, service)
+    finally:
+        service.close()
+
+
+def test_a_replay_cache_miss_fails_the_test(
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    record_the_summary(cmdgen_scripted_llm, tmp_path / "cache")
+    replay = LLMService(
+        concurrency=2, retry=RetryPolicy(max_retries=0), cache=ResponseCache(tmp_path / "cache", "replay"), seed=1
+    )
+    try:
+        conversation = scripted_banking_conversation(replay, "3.13")
+        conversation.handle_message("who are my payees")
+        with pytest.raises(ResponseRephraseError, match="replay mode") as info:
+            conversation.handle_message("I want to transfer 55 to Amy")
+        assert isinstance(info.value.__cause__, CacheMissError)
+        usage = replay.meter.get(PURPOSE)
+        assert (usage.cache_hits, usage.failures, usage.calls) == (1, 1, 0)  # the summary came from the cache
+    finally:
+        replay.close()
+    assert cmdgen_scripted_llm.requests == []  # replay mode never asks the server
+
+
+def test_a_failed_summary_puts_the_transcript_into_the_prompt(
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    service: LLMService,
+) -> None:
+    server = cmdgen_scripted_llm
+    script_rephraser(server)
+    conversation = scripted_banking_conversation(service)
     conversation.handle_message("who are my payees")
+    server.inject_faults("500")  # the next request, the summary call (no retries), gets HTTP 500
     events = conversation.handle_message("I want to transfer 55 to Amy")
     assert bots(events)[0].text == REPHRASED
+    assert [r.status for r in server.requests if r.endpoint == "chat"] == [500, 200]
     transcript = (
         "USER: who are my payees\n"
         "AI: You are authorised to transfer money to: Amy, Fitness Gym and William\n"
         "USER: I want to transfer 55 to Amy"
     )
-    assert fake.prompts[1] == REPHRASE_PROMPT.replace(SUMMARY, transcript)
+    assert server.chat_prompts() == [SUMMARY_PROMPT, REPHRASE_PROMPT.replace(SUMMARY, transcript)]
 
 
 # ------------------------------------------------------------------------------------ configuration
@@ -290,15 +350,20 @@ def _set_nlg(root: Path, nlg: str) -> None:
     path.write_text(text[:start] + nlg + text[end:], encoding="utf-8")
 
 
-def test_no_rephrasing_without_the_nlg_endpoint(banking_copy: Path) -> None:
+def test_no_rephrasing_without_the_nlg_endpoint(
+    banking_copy: Path,
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    service: LLMService,
+) -> None:
     _set_nlg(banking_copy, "")
-    fake = FakeService()
+    script_rephraser(cmdgen_scripted_llm)
     project = Project.load(banking_copy, "3.13")
-    assert ResponseRephraser.from_project(project, fake) is None  # type: ignore[arg-type]
-    conversation = scripted_banking_conversation(fake, root=banking_copy)
+    assert ResponseRephraser.from_project(project, service) is None
+    conversation = scripted_banking_conversation(service, root=banking_copy)
     conversation.handle_message("who are my payees")
     assert bots(conversation.handle_message("I want to transfer 55 to Amy"))[0].text == "Okay lets transfer money"
-    assert fake.calls == []
+    assert cmdgen_scripted_llm.requests == []
+    assert service.meter.purposes() == []
 
 
 def test_engine_builds_the_rephraser_only_when_configured(banking_copy: Path, tmp_path: Path) -> None:
@@ -322,8 +387,8 @@ def test_engine_builds_the_rephraser_only_when_configured(banking_copy: Path, tm
         plain.close()
 
 
-def test_model_group_over_the_version_defaults() -> None:
-    banking = ResponseRephraser.from_project(Project.load(BANKING, "3.13"), FakeService())  # type: ignore[arg-type]
+def test_model_group_over_the_version_defaults(service: LLMService) -> None:
+    banking = ResponseRephraser.from_project(Project.load(BANKING, "3.13"), service)
     assert banking is not None
     llm = banking.llm_config
     assert (llm.provider, llm.model, llm.temperature, llm.max_tokens, llm.timeout) == (
@@ -333,16 +398,16 @@ def test_model_group_over_the_version_defaults() -> None:
         256,
         5.0,
     )
-    telco = ResponseRephraser.from_project(Project.load(TELCO, "3.16"), FakeService())  # type: ignore[arg-type]
+    telco = ResponseRephraser.from_project(Project.load(TELCO, "3.16"), service)
     assert telco is not None
     llm = telco.llm_config
     assert (llm.model, llm.temperature, llm.max_tokens, llm.timeout) == ("gpt-5-mini-2025-08-07", 1.0, 256, 5.0)
     assert llm.extra.get("reasoning_effort") == "minimal"  # §1.3 prefix table, the group sets none
 
 
-def test_which_responses_are_rephrased(banking_copy: Path) -> None:
+def test_which_responses_are_rephrased(banking_copy: Path, service: LLMService) -> None:
     project = Project.load(BANKING, "3.13")
-    rephraser = ResponseRephraser.from_project(project, FakeService())  # type: ignore[arg-type]
+    rephraser = ResponseRephraser.from_project(project, service)
     assert rephraser is not None
     responses = project.domain.responses
     flagged = lambda name: rephraser.allows_rephrasing({"metadata": responses[name][0].get("metadata")})  # noqa: E731
@@ -352,13 +417,19 @@ def test_which_responses_are_rephrased(banking_copy: Path) -> None:
     assert not flagged("utter_ask_rephrase")  # default pattern response without the flag
 
     _set_nlg(banking_copy, "nlg:\n  type: rephrase\n  rephrase_all: true\n  llm:\n    model_group: gpt-4o-mini\n")
-    every = ResponseRephraser.from_project(Project.load(banking_copy, "3.13"), FakeService())  # type: ignore[arg-type]
+    every = ResponseRephraser.from_project(Project.load(banking_copy, "3.13"), service)
     assert every is not None
     assert every.allows_rephrasing({"text": "x", "metadata": {}})
     assert not every.allows_rephrasing({"text": "x", "metadata": {"rephrase": False}})
 
 
-def test_endpoint_options_custom_prompts_and_old_versions(banking_copy: Path) -> None:
+def test_endpoint_options_custom_prompts_and_old_versions(
+    banking_copy: Path,
+    cmdgen_scripted_llm: ScriptedLLMServer,  # noqa: F811
+    service: LLMService,
+) -> None:
+    server = cmdgen_scripted_llm
+    script_rephraser(server)
     (banking_copy / "my_prompt.jinja2").write_text(
         "{{history}}|{{current_input}}|{{suggested_response}}|{{slots.username}}\n", encoding="utf-8"
     )
@@ -367,22 +438,21 @@ def test_endpoint_options_custom_prompts_and_old_versions(banking_copy: Path) ->
         "nlg:\n  type: rephrase\n  summarize_history: false\n  max_historical_turns: 2\n"
         "  prompt_template: my_prompt.jinja2\n  llm:\n    model_group: gpt-4o-mini\n",
     )
-    fake = FakeService()
-    conversation = scripted_banking_conversation(fake, root=banking_copy)
+    conversation = scripted_banking_conversation(service, root=banking_copy)
     conversation.handle_message("who are my payees")
     conversation.handle_message("I want to transfer 55 to Amy")
-    assert fake.prompts == [
+    assert server.chat_prompts() == [
         "AI: You are authorised to transfer money to: Amy, Fitness Gym and William\n"
         "USER: I want to transfer 55 to Amy|USER: I want to transfer 55 to Amy|Okay lets transfer money|John Smith"
     ]
 
     # 3.10: always summarised, "Use simple english.", no "Last user message:" label
-    fake = FakeService()
-    conversation = scripted_banking_conversation(fake, "3.10")
+    server.reset_counters()
+    conversation = scripted_banking_conversation(service, "3.10")
     conversation.handle_message("who are my payees")
     conversation.handle_message("I want to transfer 55 to Amy")
     expected = REPHRASE_PROMPT.replace("Use simple English.", "Use simple english.").replace("Last user message:\n", "")
-    assert fake.prompts == [SUMMARY_PROMPT, expected]
+    assert server.chat_prompts() == [SUMMARY_PROMPT, expected]
     assert DEFAULT_PROMPTS["3.11"] == DEFAULT_PROMPTS["3.12"].replace("{{language}}", "english")
 
 
