@@ -16,6 +16,7 @@
 
 LLM access is an injected :data:`Completer`: ``complete(prompt, purpose)`` returning the answer text,
 or a future of it (anything with ``.result()``), or an object with a ``.text`` attribute.
+:func:`llm_completer` builds the one a session uses from its :class:`~pytest_cmdgen.llm.LLMService`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -38,6 +39,10 @@ from pytest_cmdgen.recipe.substitute import substitute_user_messages
 from pytest_cmdgen.runtime.commands import Command
 from pytest_cmdgen.versions import profile_for
 from pytest_cmdgen.yamlio import MarkedDict, YamlSyntaxError, load_marked
+
+if TYPE_CHECKING:
+    from pytest_cmdgen.llm.config import LLMConfig
+    from pytest_cmdgen.llm.service import LLMService
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +71,23 @@ class RephraseError(CmdgenError):
 
 class RephraseAnswerError(RephraseError):
     """The rephrasing answer could not be parsed, after every allowed attempt."""
+
+
+def llm_completer(service: LLMService, rephraser: LLMConfig, validator: LLMConfig) -> Completer:
+    """The :data:`Completer` of a session: every call goes through ``service`` as one ``user`` message.
+
+    The paraphrasing call (purpose :data:`PURPOSE_REPHRASE`) asks ``rephraser``, the rephrase config's LLM;
+    every other call (the validation calls, :data:`PURPOSE_VALIDATE`) asks ``validator``, the assistant's
+    command-generator LLM, as Rasa's validation does. Each call returns the service's future of a
+    :class:`~pytest_cmdgen.llm.Completion`, so a conversation's validation calls run concurrently; the
+    purpose is passed on for the usage meter.
+    """
+
+    def complete(prompt: str, purpose: str) -> Any:
+        llm = rephraser if purpose == PURPOSE_REPHRASE else validator
+        return service.submit_chat(llm, [{"role": "user", "content": prompt}], purpose=purpose)
+
+    return complete
 
 
 # --- config ------------------------------------------------------------------------------------------------

@@ -253,18 +253,12 @@ class Engine:
     def _rephrase(self, conversation: Conversation) -> Conversation:
         from pytest_cmdgen.generator.grammar import parse_commands
         from pytest_cmdgen.llm import LLMConfig
-        from pytest_cmdgen.recipe.rephrase import PURPOSE_REPHRASE, rephrase_conversation
+        from pytest_cmdgen.recipe.rephrase import llm_completer, rephrase_conversation
 
         config = self.rephrase_config()
         generator = self.generator()
-        service = self.service()
-        rephraser = LLMConfig.from_rasa(config.llm)
+        complete = llm_completer(self.service(), LLMConfig.from_rasa(config.llm), generator.llm_config)
         all_flow_ids = [flow.id for flow in self.project().flows]
-
-        def complete(prompt: str, purpose: str) -> Any:
-            llm = rephraser if purpose == PURPOSE_REPHRASE else generator.llm_config
-            messages = [{"role": "user", "content": prompt}]
-            return service.submit_chat(llm, messages, purpose=purpose)
 
         def parse(answer: str) -> list[Any]:
             return parse_commands(answer, generator.syntax, all_flow_ids, generator.rasa_version)

@@ -8,8 +8,10 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from pytest_cmdgen.e2e import model as m
+from pytest_cmdgen.llm import LLMConfig, LLMService, Purpose
 from pytest_cmdgen.recipe.annotate import TurnInput, annotate_test_case
 from pytest_cmdgen.recipe.conversation import Conversation
+from pytest_cmdgen.recipe.rephrase import llm_completer
 from pytest_cmdgen.runtime.commands import (
     CancelFlow,
     ChitChat,
@@ -21,6 +23,7 @@ from pytest_cmdgen.runtime.commands import (
     StartFlow,
 )
 from pytest_cmdgen.runtime.events import BotUttered, UserUttered
+from pytest_cmdgen.testing.scripted_llm import RecordedRequest, ScriptedLLMServer
 
 
 def serialize(commands: Sequence[Command]) -> str:
@@ -176,41 +179,66 @@ def with_passing(conversation: Conversation, passing: Sequence[Sequence[str]]) -
     return conversation.with_annotated_steps(steps)
 
 
-class FakeCompleter:
-    """A completer answering with ``answer(prompt, purpose)``; records calls; may return futures."""
+# --- the LLM behind the recipe: the real completer, service and a scripted server on loopback ----------------
 
-    def __init__(self, answer: Callable[[str, str], str], futures: bool = False) -> None:
-        self.answer = answer
-        self.futures = futures
-        self.calls: list[tuple[str, str]] = []
-        self.pending: list[tuple[Future, str, str]] = []
-
-    def __call__(self, prompt: str, purpose: str):
-        self.calls.append((prompt, purpose))
-        if not self.futures:
-            return self.answer(prompt, purpose)
-        future: Future = Future()
-        self.pending.append((future, prompt, purpose))
-        return _LazyFuture(self, future)
-
-    def resolve_all(self) -> None:
-        """Answer every pending future."""
-        while self.pending:
-            future, prompt, purpose = self.pending.pop(0)
-            try:
-                future.set_result(self.answer(prompt, purpose))
-            except Exception as exc:  # noqa: BLE001
-                future.set_exception(exc)
+#: The rephraser's LLM and the command generator's (the validation calls): the model names tell the server's
+#: requests of the two apart, as the purposes do for the usage meter.
+REPHRASER = LLMConfig.from_rasa({"model": "scripted-rephraser", "timeout": 5})
+VALIDATOR = LLMConfig.from_rasa({"model": "scripted-command-generator", "timeout": 5})
+PURPOSE_OF_MODEL = {"scripted-rephraser": Purpose.REPHRASING, "scripted-command-generator": Purpose.VALIDATION}
 
 
-class _LazyFuture:
-    """A future whose ``result()`` first answers everything pending (proves all calls were submitted)."""
+def is_rephrase_prompt(prompt: str) -> bool:
+    """Whether ``prompt`` is the default rephrase prompt (validation prompts are command-generator prompts)."""
+    return prompt.startswith("Objective:\n")
 
-    def __init__(self, owner: FakeCompleter, future: Future) -> None:
+
+class RecipeLLM:
+    """The completer a session builds (:func:`llm_completer`) over a real :class:`LLMService` and the
+    scripted server, with what the server was asked."""
+
+    def __init__(self, server: ScriptedLLMServer, service: LLMService) -> None:
+        self.server = server
+        self.service = service
+        self.complete = llm_completer(service, REPHRASER, VALIDATOR)
+
+    def answer(self, answer: Callable[[str], str], *, times: int | None = None) -> None:
+        """Answer every prompt (after the rules added before) with ``answer(prompt)``."""
+        self.server.add_rule(lambda prompt: True, answer, times=times)
+
+    def chat_requests(self) -> list[RecordedRequest]:
+        """The chat requests the server received, in arrival order."""
+        return [r for r in self.server.requests if r.endpoint == "chat"]
+
+    def calls(self) -> list[tuple[str, Purpose]]:
+        """``(prompt, purpose)`` of every chat request, the purpose read from the model it was sent to."""
+        return [(r.prompt, PURPOSE_OF_MODEL[r.body["model"]]) for r in self.chat_requests()]
+
+    def purposes(self) -> list[Purpose]:
+        """The purpose of every chat request, in arrival order."""
+        return [purpose for _, purpose in self.calls()]
+
+
+class AwaitOrder:
+    """Wraps a completer to note how many calls had been submitted when the first answer was awaited."""
+
+    def __init__(self, complete: Callable[[str, str], Future]) -> None:
+        self.complete = complete
+        self.submitted = 0
+        self.submitted_at_first_result: int | None = None
+
+    def __call__(self, prompt: str, purpose: str) -> _Watched:
+        future = self.complete(prompt, purpose)
+        self.submitted += 1
+        return _Watched(self, future)
+
+
+class _Watched:
+    def __init__(self, owner: AwaitOrder, future: Future) -> None:
         self.owner = owner
         self.future = future
-        self.submitted_before_first_result: int | None = None
 
-    def result(self, timeout: float | None = None) -> str:
-        self.owner.resolve_all()
+    def result(self, timeout: float | None = None) -> object:
+        if self.owner.submitted_at_first_result is None:
+            self.owner.submitted_at_first_result = self.owner.submitted
         return self.future.result(timeout)

@@ -23,7 +23,15 @@ from pytest_cmdgen.recipe.rephrase import (
     validation_prompt,
 )
 from pytest_cmdgen.runtime.commands import CannotHandle, ChitChat, Clarify, SetSlot, StartFlow
-from tests.recipe.recipe_support import CAR_TURNS, FakeCompleter, build_prompt, car_conversation, parse
+from tests.recipe.recipe_support import (
+    CAR_TURNS,
+    AwaitOrder,
+    RecipeLLM,
+    build_prompt,
+    car_conversation,
+    is_rephrase_prompt,
+    parse,
+)
 
 EXPECTED = Path(__file__).parent / "expected"
 
@@ -167,34 +175,37 @@ def test_parse_duplicate_messages_share_a_block_and_garbage_gives_nothing():
     assert parse_rephrasings("", MESSAGES, 2) == [[], []]
 
 
-def test_unparseable_answer_is_retried_then_errors():
-    answers = iter(["sorry", "USER: to Basel\n1. Basel!"])
-    completer = FakeCompleter(lambda p, purpose: next(answers))
-    got = request_rephrasings(car_conversation(), 1, completer)
+def test_unparseable_answer_is_retried_then_errors(llm: RecipeLLM):
+    llm.answer(lambda prompt: "sorry", times=1)
+    llm.answer(lambda prompt: "USER: to Basel\n1. Basel!", times=1)
+    got = request_rephrasings(car_conversation(), 1, llm.complete)
     assert got == [[], ["Basel!"], [], []]
-    assert [purpose for _, purpose in completer.calls] == [PURPOSE_REPHRASE, PURPOSE_REPHRASE]
+    prompt = render_rephrase_prompt(car_conversation(), 1)
+    assert llm.calls() == [(prompt, PURPOSE_REPHRASE), (prompt, PURPOSE_REPHRASE)]
+    assert llm.service.meter.get(PURPOSE_REPHRASE).calls == 2
 
-    always_bad = FakeCompleter(lambda p, purpose: "no")
+    llm.server.reset_counters()
+    llm.answer(lambda prompt: "no")
     with pytest.raises(RephraseAnswerError, match="after 3 attempt"):
-        request_rephrasings(car_conversation(), 1, always_bad, max_attempts=3)
-    assert len(always_bad.calls) == 3
+        request_rephrasings(car_conversation(), 1, llm.complete, max_attempts=3)
+    assert llm.purposes() == [PURPOSE_REPHRASE] * 3
 
 
-def test_failing_rephrase_call_raises_rephrase_error():
-    def boom(prompt, purpose):
-        raise RuntimeError("API down")
+def test_failing_rephrase_call_raises_rephrase_error(llm: RecipeLLM):
+    llm.server.fail_always("API down", status=500)
+    with pytest.raises(RephraseError, match="API down") as info:
+        request_rephrasings(car_conversation(), 2, llm.complete)
+    assert "the rephrasing call failed" in str(info.value)
+    assert [(r.status, r.body["model"]) for r in llm.chat_requests()] == [(500, "scripted-rephraser")]
 
-    with pytest.raises(RephraseError, match="API down"):
-        request_rephrasings(car_conversation(), 2, boom)
 
-
-def test_zero_rephrasings_makes_no_call():
-    completer = FakeCompleter(lambda p, purpose: "")
+def test_zero_rephrasings_makes_no_call(llm: RecipeLLM):
     conversation = car_conversation()
-    assert rephrase_conversation(conversation, 0, completer, parse) is conversation
-    assert completer.calls == []
+    assert rephrase_conversation(conversation, 0, llm.complete, parse) is conversation
+    assert llm.server.requests == []
     with pytest.raises(ValueError):
-        rephrase_conversation(conversation, 50, completer, parse)
+        rephrase_conversation(conversation, 50, llm.complete, parse)
+    assert llm.server.requests == []
 
 
 # --- validation ---------------------------------------------------------------------------------------------
@@ -214,7 +225,7 @@ def test_command_comparison_uses_rasa_equality_as_a_multiset():
 
 
 def _answer_for_variant(prompt: str) -> str:
-    """A fake command generator: answers the car-rental commands when it sees a known paraphrase."""
+    """The scripted command generator: answers the car-rental commands when it sees a known paraphrase."""
     latest = prompt.split('The user just said """')[1].split('"""')[0]
     table = {
         "Book me a car": "StartFlow(search_rental_car)",
@@ -226,11 +237,12 @@ def _answer_for_variant(prompt: str) -> str:
     return table.get(latest, "nothing")
 
 
-def test_validation_splits_passing_and_failing_with_the_differences():
+def test_validation_splits_passing_and_failing_with_the_differences(llm: RecipeLLM):
     conversation = car_conversation()
     candidates = [["Book me a car", "Car, now"], ["Basel it is", "Zurich it is"], ["14 to 17 May"], ["gibberish"]]
-    completer = FakeCompleter(lambda p, purpose: _answer_for_variant(p), futures=True)
-    result = validate_rephrasings(conversation, candidates, completer, parse)
+    llm.answer(_answer_for_variant)
+    order = AwaitOrder(llm.complete)
+    result = validate_rephrasings(conversation, candidates, order, parse)
     steps = result.annotated_steps
     assert [s.passing_rephrasings for s in steps] == [("Book me a car",), ("Basel it is",), ("14 to 17 May",), ()]
     (car_now,) = steps[0].failing_rephrasings
@@ -243,8 +255,16 @@ def test_validation_splits_passing_and_failing_with_the_differences():
     assert zurich.missing == (SetSlot("trip_destination", "Basel"),)
     assert zurich.unexpected == (SetSlot("trip_destination", "Zurich"),)
     assert steps[3].failing_rephrasings[0].answer == "nothing"  # nothing parsed: fails
-    # every call was submitted before the first answer was awaited
-    assert len(completer.calls) == 6 and all(purpose == PURPOSE_VALIDATE for _, purpose in completer.calls)
+    # every call was submitted before the first answer was awaited, each to the command generator's LLM
+    assert order.submitted_at_first_result == 6
+    assert llm.purposes() == [PURPOSE_VALIDATE] * 6
+    expected = {
+        validation_prompt(conversation, step, text)
+        for step, texts in zip(conversation.annotated_steps, candidates, strict=True)
+        for text in texts
+    }
+    assert {prompt for prompt, _ in llm.calls()} == expected
+    assert llm.service.meter.get(PURPOSE_VALIDATE).calls == 6
 
 
 def test_validation_prompt_has_the_paraphrase_everywhere_and_only_there():
@@ -256,27 +276,27 @@ def test_validation_prompt_has_the_paraphrase_everywhere_and_only_there():
     assert "to Basel" not in prompt
 
 
-def test_validation_call_errors_are_collected_then_raised():
-    def answer(prompt, purpose):
-        if "Zurich" in prompt:
-            raise RuntimeError("timeout")
-        return _answer_for_variant(prompt)
+def test_validation_call_errors_are_collected_then_raised(llm: RecipeLLM):
+    llm.answer(_answer_for_variant)
+    llm.server.inject_faults("500")  # whichever of the two concurrent calls arrives first gets HTTP 500
+    with pytest.raises(RephraseError, match="1 validation call") as info:
+        validate_rephrasings(car_conversation(), [[], ["Basel it is", "Zurich it is"], [], []], llm.complete, parse)
+    requests = llm.chat_requests()
+    assert sorted(r.status for r in requests) == [200, 500]  # both calls were made before the error was raised
+    (failed,) = [r for r in requests if r.status == 500]
+    failed_text = "Basel it is" if '"""Basel it is"""' in failed.prompt else "Zurich it is"
+    assert repr(failed_text) in str(info.value)
 
-    completer = FakeCompleter(answer, futures=True)
-    with pytest.raises(RephraseError, match="1 validation call"):
-        validate_rephrasings(car_conversation(), [[], ["Basel it is", "Zurich it is"], [], []], completer, parse)
-    assert len(completer.calls) == 2
 
-
-def test_rephrase_conversation_end_to_end_skips_button_clicks():
+def test_rephrase_conversation_end_to_end_skips_button_clicks(llm: RecipeLLM):
     conversation = car_conversation()
     from dataclasses import replace
 
     steps = conversation.annotated_steps
     conversation = conversation.with_annotated_steps([*steps[:3], replace(steps[3], rephrase=False)])
 
-    def answer(prompt, purpose):
-        if purpose == PURPOSE_REPHRASE:
+    def answer(prompt):
+        if is_rephrase_prompt(prompt):
             return (
                 "USER: I'd like to book a car\n1. Book me a car\n2. Car, now\n\nUSER: to Basel\n1. Basel it is\n\n"
                 "USER: from may 14th to the 17th\n1. 14 to 17 May\n\n"
@@ -284,8 +304,8 @@ def test_rephrase_conversation_end_to_end_skips_button_clicks():
             )
         return _answer_for_variant(prompt)
 
-    completer = FakeCompleter(answer)
-    result = rephrase_conversation(conversation, 2, completer, parse)
+    llm.answer(answer)
+    result = rephrase_conversation(conversation, 2, llm.complete, parse)
     assert [s.passing_rephrasings for s in result.annotated_steps] == [
         ("Book me a car",),
         ("Basel it is",),
@@ -293,4 +313,5 @@ def test_rephrase_conversation_end_to_end_skips_button_clicks():
         (),
     ]
     assert not result.annotated_steps[3].failing_rephrasings  # not rephrased at all: no validation call
-    assert len(completer.calls) == 1 + 4
+    assert llm.purposes() == [PURPOSE_REPHRASE] + [PURPOSE_VALIDATE] * 4
+    assert llm.calls()[0] == (render_rephrase_prompt(conversation, 2), PURPOSE_REPHRASE)

@@ -9,14 +9,14 @@ import pytest
 from pytest_cmdgen.generator import grammar
 from pytest_cmdgen.recipe.conversation_yaml import conversations_yaml, load_conversations
 from pytest_cmdgen.recipe.datapoints import build_data_points
-from pytest_cmdgen.recipe.rephrase import validate_rephrasings
-from tests.recipe.recipe_support import CAR_PASSING, FakeCompleter, car_conversation, with_passing
+from pytest_cmdgen.recipe.rephrase import PURPOSE_VALIDATE, validate_rephrasings
+from tests.recipe.recipe_support import CAR_PASSING, RecipeLLM, car_conversation, with_passing
 
 FLOWS = ["search_rental_car", "chitchat_flow"]
 
 
 @pytest.mark.parametrize(("syntax", "version"), [("v1", "3.10"), ("v2", "3.13")])
-def test_round_trip_and_validation(syntax, version):
+def test_round_trip_and_validation(syntax, version, llm: RecipeLLM):
     serialize = partial(grammar.serialize_commands, syntax=syntax, rasa_version=version)
     parse = partial(grammar.parse_commands, syntax=syntax, available_flow_ids=FLOWS, rasa_version=version)
     conversation = with_passing(car_conversation(), CAR_PASSING)
@@ -27,7 +27,7 @@ def test_round_trip_and_validation(syntax, version):
     assert points[0].completion == first
 
     # a generator that answers the original commands for every paraphrase: everything passes
-    answers = iter([serialize(conversation.annotated_steps[1].commands)] * 2)
-    completer = FakeCompleter(lambda prompt, purpose: next(answers))
-    result = validate_rephrasings(car_conversation(), [[], ["Basel!", "Basel?"], [], []], completer, parse)
+    llm.answer(lambda prompt: serialize(conversation.annotated_steps[1].commands), times=2)
+    result = validate_rephrasings(car_conversation(), [[], ["Basel!", "Basel?"], [], []], llm.complete, parse)
     assert result.annotated_steps[1].passing_rephrasings == ("Basel!", "Basel?")
+    assert llm.purposes() == [PURPOSE_VALIDATE] * 2
