@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_cmdgen.recipe import output as out_mod
 from pytest_cmdgen.recipe.datapoints import build_all_data_points
 from pytest_cmdgen.recipe.output import (
     SUMMARY_KEYS,
@@ -178,25 +177,27 @@ def test_same_input_gives_identical_bytes(tmp_path):
     assert again == first
 
 
-def test_crash_mid_write_leaves_the_previous_output_intact(tmp_path, monkeypatch):
+def test_crash_mid_write_leaves_the_previous_output_intact(tmp_path):
     out = tmp_path / "output"
     write_output(out, _output(tmp_path), serialize)
     before = _tree(out)
 
-    calls = {"n": 0}
-    real = out_mod.write_text
+    # The serializer write_output is given is called while it writes the YAML files: once the temporary
+    # directory holds three files, the process is interrupted (Ctrl-C) from inside it.
+    written_at_crash: list[Path] = []
 
-    def flaky(path, text):
-        calls["n"] += 1
-        if calls["n"] == 4:
+    def interrupted(commands):
+        files = [p for p in tmp_path.glob(".output.tmp-*/**/*") if p.is_file()]
+        if len(files) >= 3:
+            written_at_crash.extend(files)
             raise KeyboardInterrupt("killed")
-        real(path, text)
+        return serialize(commands)
 
-    monkeypatch.setattr(out_mod, "write_text", flaky)
     changed = _output(tmp_path)
     changed.num_input_e2e_tests = 99
     with pytest.raises(KeyboardInterrupt):
-        write_output(out, changed, serialize)
+        write_output(out, changed, interrupted)
+    assert len(written_at_crash) == 3  # it crashed mid-write, not before the first file
     assert _tree(out) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".output")] == []  # temp dir cleaned
 
