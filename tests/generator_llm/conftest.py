@@ -13,11 +13,11 @@ from pytest_cmdgen.llm import LLMService, RetryPolicy
 from pytest_cmdgen.runtime.interfaces import ActionResult
 from pytest_cmdgen.testing.fixtures import cmdgen_scripted_llm  # noqa: F401 - registers the fixture here
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
+from tests.support.paths import ASSISTANTS, EXAMPLES
 
 GOLDEN = Path(__file__).parent / "golden"
-REPO = Path(__file__).resolve().parents[2]
-CAR_RENTAL = REPO / "examples" / "car_rental"
-BANKING = Path("/work/shared/assistants/starterpack-retail-banking-en")
+CAR_RENTAL = EXAMPLES / "car_rental"
+BANKING = ASSISTANTS / "starterpack-retail-banking-en"  # ../shared beside the repository, as in CI
 
 
 @pytest.fixture
