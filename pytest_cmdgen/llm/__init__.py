@@ -1,11 +1,33 @@
-"""The LLM layer: configuration, the session-wide service, the response cache and the usage meter.
+"""The LLM layer: configuration, the session-wide service, pluggable back-ends, the response cache and the
+usage meter.
 
-This package imports neither pytest nor the assistant runtime.
+:class:`LLMService` does what is common to every model (cache, sharing of identical requests, concurrency,
+retries, usage, secret scrubbing) and hands single attempts to a back-end (:class:`Backend`) chosen by name
+from :attr:`LLMConfig.backend_name`. The built-in ``"openai"`` back-end serves OpenAI, Azure OpenAI and
+OpenAI-compatible servers and is imported on first use; others register with :func:`register_backend`.
+
+This package imports neither pytest nor the assistant runtime, and never torch or transformers; importing it
+does not import ``openai``.
 """
 
+from pytest_cmdgen.llm.backends import (
+    OPENAI_BACKEND,
+    Backend,
+    BackendCallError,
+    BackendFactory,
+    BackendSettings,
+    ChatAnswer,
+    EmbeddingAnswer,
+    backend_for,
+    create_backend,
+    known_backends,
+    register_backend,
+    unregister_backend,
+)
 from pytest_cmdgen.llm.cache import CacheMode, CacheRecord, ResponseCache, cache_key
 from pytest_cmdgen.llm.config import (
     COMMAND_GENERATOR_DEFAULTS,
+    DEFAULT_BACKENDS,
     EMBEDDINGS_DEFAULTS,
     REPHRASER_DEFAULTS,
     Endpoint,
@@ -18,17 +40,26 @@ from pytest_cmdgen.llm.errors import (
     LLMError,
     ServiceClosedError,
 )
-from pytest_cmdgen.llm.service import Completion, Embeddings, LLMService, RetryPolicy, TokenUsage
-from pytest_cmdgen.llm.usage import PurposeUsage, UsageMeter, estimate_cost, price_for
+from pytest_cmdgen.llm.purpose import Purpose
+from pytest_cmdgen.llm.service import Completion, Embeddings, LLMService, PurposeLike, RetryPolicy
+from pytest_cmdgen.llm.usage import PurposeUsage, TokenUsage, UsageMeter, estimate_cost, price_for
 
 __all__ = [
     "COMMAND_GENERATOR_DEFAULTS",
+    "DEFAULT_BACKENDS",
     "EMBEDDINGS_DEFAULTS",
+    "OPENAI_BACKEND",
     "REPHRASER_DEFAULTS",
+    "Backend",
+    "BackendCallError",
+    "BackendFactory",
+    "BackendSettings",
     "CacheMissError",
     "CacheMode",
     "CacheRecord",
+    "ChatAnswer",
     "Completion",
+    "EmbeddingAnswer",
     "Embeddings",
     "Endpoint",
     "LLMCallError",
@@ -36,13 +67,20 @@ __all__ = [
     "LLMConfigError",
     "LLMError",
     "LLMService",
+    "Purpose",
+    "PurposeLike",
     "PurposeUsage",
     "ResponseCache",
     "RetryPolicy",
     "ServiceClosedError",
     "TokenUsage",
     "UsageMeter",
+    "backend_for",
     "cache_key",
+    "create_backend",
     "estimate_cost",
+    "known_backends",
     "price_for",
+    "register_backend",
+    "unregister_backend",
 ]

@@ -17,8 +17,12 @@ from typing import Any
 
 from pytest_cmdgen.llm.errors import LLMConfigError
 
-#: Provider kinds this layer can talk to (all through the official ``openai`` client).
+#: Provider kinds this layer can talk to without naming a back-end (all through the official ``openai``
+#: client).
 SUPPORTED_PROVIDERS = ("openai", "azure", "self-hosted", "rasa")
+
+#: The back-end (see :mod:`pytest_cmdgen.llm.backends`) serving each provider when a config names none.
+DEFAULT_BACKENDS: Mapping[str, str] = {provider: "openai" for provider in SUPPORTED_PROVIDERS}
 
 #: Rasa 3.10 ``SingleStepLLMCommandGenerator`` LLM defaults (reference §9.1).
 COMMAND_GENERATOR_DEFAULTS: Mapping[str, Any] = {
@@ -61,7 +65,7 @@ _IGNORED_KEYS = frozenset(
 )
 _FORBIDDEN_KEYS = frozenset({"stream", "n"})
 _FIRST_CLASS = frozenset(
-    {"provider", "model", "api_base", "api_version", "deployment", "temperature", "timeout", "api_key"}
+    {"provider", "model", "api_base", "api_version", "deployment", "temperature", "timeout", "api_key", "backend"}
 )
 _MAX_TOKEN_KEYS = ("max_tokens", "max_completion_tokens")
 
@@ -150,9 +154,10 @@ class Endpoint:
     """A fully resolved place to send requests to (produced at call time, holds the API key).
 
     Attributes:
-        client_kind: ``"openai"`` (OpenAI or any OpenAI-compatible server) or ``"azure"``.
+        client_kind: ``"openai"`` (OpenAI or any OpenAI-compatible server) or ``"azure"``; for a provider
+            served by another back-end, the provider's name.
         base_url: the API base URL (``None`` = the openai client's default); Azure: the endpoint.
-        api_key: the key to authenticate with; never shown in ``repr``.
+        api_key: the key to authenticate with (may be empty for other back-ends); never shown in ``repr``.
         api_version: Azure API version.
         model: the model (Azure: deployment) name sent in the request body.
     """
@@ -176,6 +181,14 @@ class LLMConfig:
     Build it with :meth:`from_rasa` from an ``llm:`` mapping merged over component defaults. Values may
     contain ``${VAR}`` references; they are expanded only when a request is made. ``api_key`` (normally a
     ``${VAR}`` reference) is hidden from ``repr`` and never enters cache keys.
+
+    The back-end that answers is :attr:`backend_name`: the ``backend`` field (``backend:`` in the ``llm:``
+    mapping) when set, else :data:`DEFAULT_BACKENDS` of the provider (``"openai"`` for every supported
+    provider). With a ``backend`` other than ``"openai"`` the provider may be any name, which that back-end
+    interprets (see :meth:`resolve_endpoint`). Back-end names are looked up in
+    :mod:`pytest_cmdgen.llm.backends.registry` only when a request is made, so a back-end may register after
+    the config was read; an unknown name then fails the request with an
+    :class:`~pytest_cmdgen.llm.errors.LLMConfigError` that lists the known back-ends.
     """
 
     provider: str = "openai"
@@ -189,13 +202,20 @@ class LLMConfig:
     timeout: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
     api_key: str | None = field(default=None, repr=False)
+    backend: str | None = None
 
     def __post_init__(self) -> None:
-        """Validate the provider and normalise numbers so equal configs give equal cache keys."""
-        if self.provider not in SUPPORTED_PROVIDERS:
+        """Validate provider and back-end and normalise numbers so equal configs give equal cache keys."""
+        if self.backend is not None:
+            backend = str(self.backend).strip().lower()
+            if not backend:
+                raise LLMConfigError("the LLM config's backend must not be empty (leave it out for the default)")
+            object.__setattr__(self, "backend", backend)
+        if self.provider not in SUPPORTED_PROVIDERS and self.backend in (None, DEFAULT_BACKENDS["openai"]):
             raise LLMConfigError(
                 f"LLM provider {self.provider!r} is not supported; use one of {list(SUPPORTED_PROVIDERS)} "
-                "(any OpenAI-compatible server works as 'self-hosted' with api_base)"
+                "(any OpenAI-compatible server works as 'self-hosted' with api_base), or name a registered "
+                "back-end with 'backend'"
             )
         if self.max_tokens_param not in _MAX_TOKEN_KEYS:
             raise LLMConfigError(f"max_tokens_param must be one of {_MAX_TOKEN_KEYS}")
@@ -254,9 +274,20 @@ class LLMConfig:
             timeout=merged.get("timeout"),
             extra=extra,
             api_key=_opt_str(merged.get("api_key")),
+            backend=_opt_str(merged.get("backend")),
         )
 
     # ------------------------------------------------------------------ call-time views
+    @property
+    def backend_name(self) -> str:
+        """The back-end that answers this config: ``backend`` if set, else the provider's default."""
+        return self.backend or DEFAULT_BACKENDS.get(self.provider, "openai")
+
+    @property
+    def backend_is_default(self) -> bool:
+        """Whether :attr:`backend_name` is the provider's default (then it does not enter cache keys)."""
+        return self.backend is None or self.backend == DEFAULT_BACKENDS.get(self.provider)
+
     @property
     def model_label(self) -> str:
         """The model name used for logs, prices and cache keys (Azure: model, else deployment)."""
@@ -301,6 +332,9 @@ class LLMConfig:
         * azure: key from ``api_key``, ``AZURE_API_KEY`` or ``AZURE_OPENAI_API_KEY``; endpoint from
           ``api_base``, ``AZURE_API_BASE`` or ``AZURE_OPENAI_ENDPOINT``; version from ``api_version``,
           ``OPENAI_API_VERSION`` or ``AZURE_API_VERSION``; the deployment (else model) is the model sent.
+        * any other provider (only allowed with a ``backend``): ``client_kind`` is the provider; model,
+          ``api_base``, ``api_key`` (empty if unset) and ``api_version`` are taken from the config as they are,
+          ``${VAR}`` references expanded; no environment fallbacks.
 
         Raises:
             LLMConfigError: a required value is missing.
@@ -314,6 +348,17 @@ class LLMConfig:
                 if environ.get(name):
                     return environ[name]
             return None
+
+        if self.provider not in SUPPORTED_PROVIDERS:
+            if not self.model:
+                raise LLMConfigError(f"the {self.provider} LLM config has no model")
+            return Endpoint(
+                self.provider,
+                pick(self.api_base, "api_base"),
+                pick(self.api_key, "api_key") or "",
+                pick(self.api_version, "api_version"),
+                _expand_required(self.model, "model", environ),
+            )
 
         if self.provider == "azure":
             key = pick(self.api_key, "api_key", "AZURE_API_KEY", "AZURE_OPENAI_API_KEY")

@@ -1,10 +1,18 @@
 """The session-wide LLM service: one event loop, shared concurrency, retries, cache and usage metering.
 
-:class:`LLMService` owns one asyncio event loop running in a daemon thread, the ``openai`` async clients
-(one per endpoint, ``max_retries=0`` because retries happen here) and one semaphore bounding the number
-of requests in flight across every caller. Its blocking and ``Future``-returning methods can be called
-from any thread; the ``a*`` coroutines can be awaited on the service loop (to fan out) or on any other
-loop.
+:class:`LLMService` owns one asyncio event loop running in a daemon thread and one semaphore bounding the
+number of requests in flight across every caller. Requests are answered by back-ends
+(:mod:`pytest_cmdgen.llm.backends`) chosen by name from each config's
+:attr:`~pytest_cmdgen.llm.config.LLMConfig.backend_name` (the ``openai`` client for OpenAI, Azure and
+OpenAI-compatible servers, unless a config names another registered back-end); the service makes one
+back-end of each name on first use and closes them when it closes. Everything around a single attempt stays
+here, the same for every back-end: the response cache, sharing of identical requests in flight, retries of
+retryable :class:`~pytest_cmdgen.llm.backends.base.BackendCallError` with backoff or the back-end's
+``retry_after`` hint, usage accounting per :class:`~pytest_cmdgen.llm.purpose.Purpose` and removal of
+secrets from error messages.
+
+Its blocking and ``Future``-returning methods can be called from any thread; the ``a*`` coroutines can be
+awaited on the service loop (to fan out) or on any other loop.
 """
 
 from __future__ import annotations
@@ -12,23 +20,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import email.utils
 import logging
 import os
 import random
 import re
 import threading
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-import openai
-
+from pytest_cmdgen.llm.backends.base import Backend, BackendCallError, BackendSettings, parse_retry_after
+from pytest_cmdgen.llm.backends.registry import create_backend
 from pytest_cmdgen.llm.cache import CacheMode, CacheRecord, ResponseCache, cache_key
 from pytest_cmdgen.llm.config import Endpoint, LLMConfig, expand_env
 from pytest_cmdgen.llm.errors import CacheMissError, LLMCallError, LLMError, ServiceClosedError
-from pytest_cmdgen.llm.usage import UsageMeter
+from pytest_cmdgen.llm.purpose import Purpose
+from pytest_cmdgen.llm.usage import TokenUsage, UsageMeter
 
 logger = logging.getLogger("pytest_cmdgen.llm")
 
@@ -37,20 +44,10 @@ T = TypeVar("T")
 #: A prompt string (sent as one ``user`` message) or a list of chat messages.
 Messages = str | Sequence[Mapping[str, Any]]
 
+#: What a call is for: a :class:`Purpose`, or any other name the usage meter should count under.
+PurposeLike = Purpose | str
+
 _SECRET_RE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-*]{5,}")
-
-
-@dataclass(frozen=True)
-class TokenUsage:
-    """Tokens reported by the provider for one request."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        """Prompt plus completion tokens."""
-        return self.prompt_tokens + self.completion_tokens
 
 
 @dataclass(frozen=True)
@@ -88,10 +85,11 @@ class Embeddings:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry schedule for retryable failures (429, 408, 409, 5xx, connection errors, timeouts).
+    """Retry schedule for retryable failures (429, 408, 409, 5xx, connection errors, timeouts: whatever the
+    back-end raises as a retryable :class:`~pytest_cmdgen.llm.backends.base.BackendCallError`).
 
-    The wait before retry ``n`` (1-based) is the provider's ``Retry-After`` / ``retry-after-ms`` if sent
-    (capped at ``max_retry_after``), else a full-jitter exponential backoff:
+    The wait before retry ``n`` (1-based) is the back-end's hint (the provider's ``Retry-After`` /
+    ``retry-after-ms``) if given (capped at ``max_retry_after``), else a full-jitter exponential backoff:
     ``uniform(0, min(max_delay, base_delay * 2 ** (n - 1)))``.
     """
 
@@ -112,23 +110,6 @@ def normalize_messages(messages: Messages) -> list[dict[str, Any]]:
     return [dict(message) for message in messages]
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date), else ``None``."""
-    value = headers.get("retry-after-ms")
-    if value:
-        with contextlib.suppress(ValueError):
-            return max(0.0, float(value) / 1000.0)
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            with contextlib.suppress(TypeError, ValueError):
-                when = email.utils.parsedate_to_datetime(value)
-                return max(0.0, when.timestamp() - time.time())
-    return None
-
-
 def scrub_secrets(text: str, *secrets: str | None) -> str:
     """Remove the given secrets and anything that looks like an ``sk-...`` key from ``text``."""
     for secret in secrets:
@@ -137,29 +118,22 @@ def scrub_secrets(text: str, *secrets: str | None) -> str:
     return _SECRET_RE.sub(r"\1***", text)
 
 
-def _provider_message(exc: openai.APIError) -> str:
-    body = exc.body
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        if isinstance(inner, Mapping) and inner.get("message"):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    return exc.message
-
-
 class LLMService:
     """Session-wide access to LLMs and embedding models (thread-safe).
 
     Args:
-        concurrency: the most requests in flight at once, over all callers and endpoints.
+        concurrency: the most requests in flight at once, over all callers, endpoints and back-ends.
         retry: retry schedule (default :class:`RetryPolicy`).
         cache: response cache; ``None`` or mode ``off`` disables caching.
         meter: usage meter to record into (a new one by default).
         env: environment for credentials and ``${VAR}`` expansion (default: ``os.environ``, read at call
             time).
-        default_timeout: request timeout in seconds when the config sets none.
+        default_timeout: request timeout in seconds when the config sets none (also handed to back-ends in
+            :class:`~pytest_cmdgen.llm.backends.base.BackendSettings`).
         seed: seed of the backoff jitter (for reproducible tests).
+
+    Each retry is logged on the ``pytest_cmdgen.llm`` logger at DEBUG level with the extra record attributes
+    ``llm_purpose``, ``llm_attempt``, ``llm_status`` and ``llm_delay`` (the seconds waited before the retry).
     """
 
     def __init__(
@@ -185,10 +159,11 @@ class LLMService:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._closed = False
-        self._clients: dict[tuple[str, str | None, str | None, str], openai.AsyncOpenAI] = {}
+        self._backends: dict[str, Backend] = {}
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._loop = asyncio.new_event_loop()
         self._semaphore = asyncio.Semaphore(concurrency)
+        self._backend_lock = asyncio.Lock()
         self._thread = threading.Thread(target=self._run_loop, name="cmdgen-llm-loop", daemon=True)
         self._thread.start()
 
@@ -214,7 +189,7 @@ class LLMService:
         return self._closed
 
     def close(self, timeout: float = 10.0) -> None:
-        """Cancel what is still running, close the HTTP clients and stop the loop thread (idempotent)."""
+        """Cancel what is still running, close the back-ends and stop the loop thread (idempotent)."""
         with self._lock:
             if self._closed:
                 return
@@ -233,10 +208,11 @@ class LLMService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for client in self._clients.values():
+        backends = list(self._backends.values())
+        self._backends.clear()
+        for backend in backends:
             with contextlib.suppress(Exception):
-                await client.close()
-        self._clients.clear()
+                await backend.close()
 
     def __enter__(self) -> LLMService:
         """Use as a context manager; :meth:`close` on exit."""
@@ -271,31 +247,35 @@ class LLMService:
 
     # ------------------------------------------------------------------ chat
     def submit_chat(
-        self, config: LLMConfig, messages: Messages, purpose: str = "annotation"
+        self, config: LLMConfig, messages: Messages, purpose: PurposeLike = Purpose.ANNOTATION
     ) -> concurrent.futures.Future[Completion]:
         """Start a chat request; the Future yields a :class:`Completion` or raises an :class:`LLMError`."""
         return self.run_coroutine(self._chat(config, normalize_messages(messages), purpose))
 
-    def chat(self, config: LLMConfig, messages: Messages, purpose: str = "annotation") -> Completion:
+    def chat(self, config: LLMConfig, messages: Messages, purpose: PurposeLike = Purpose.ANNOTATION) -> Completion:
         """Blocking chat request (not from the service loop)."""
         return self._blocking(self.submit_chat(config, messages, purpose))
 
-    async def achat(self, config: LLMConfig, messages: Messages, purpose: str = "annotation") -> Completion:
+    async def achat(
+        self, config: LLMConfig, messages: Messages, purpose: PurposeLike = Purpose.ANNOTATION
+    ) -> Completion:
         """Chat request as a coroutine, awaitable on the service loop or any other loop."""
         return await self._on_loop(self._chat(config, normalize_messages(messages), purpose))
 
     # ------------------------------------------------------------------ embeddings
     def submit_embed(
-        self, config: LLMConfig, texts: Sequence[str], purpose: str = "embeddings"
+        self, config: LLMConfig, texts: Sequence[str], purpose: PurposeLike = Purpose.EMBEDDINGS
     ) -> concurrent.futures.Future[Embeddings]:
         """Start an embedding request; the Future yields :class:`Embeddings`."""
         return self.run_coroutine(self._embed(config, list(texts), purpose))
 
-    def embed(self, config: LLMConfig, texts: Sequence[str], purpose: str = "embeddings") -> Embeddings:
+    def embed(self, config: LLMConfig, texts: Sequence[str], purpose: PurposeLike = Purpose.EMBEDDINGS) -> Embeddings:
         """Blocking embedding request (not from the service loop)."""
         return self._blocking(self.submit_embed(config, texts, purpose))
 
-    async def aembed(self, config: LLMConfig, texts: Sequence[str], purpose: str = "embeddings") -> Embeddings:
+    async def aembed(
+        self, config: LLMConfig, texts: Sequence[str], purpose: PurposeLike = Purpose.EMBEDDINGS
+    ) -> Embeddings:
         """Embedding request as a coroutine, awaitable on the service loop or any other loop."""
         return await self._on_loop(self._embed(config, list(texts), purpose))
 
@@ -308,13 +288,15 @@ class LLMService:
         params = config.sampling_params(env)
         if config.provider == "azure" and config.deployment:
             params["deployment"] = expand_env(config.deployment, env)
+        if not config.backend_is_default:  # the provider's default back-end keeps the keys it always had
+            params["backend"] = config.backend_name
         return model, params
 
     @property
     def _cache_mode(self) -> CacheMode:
         return self.cache.mode if self.cache is not None else CacheMode.OFF
 
-    async def _shared(self, key: str, purpose: str, factory: Callable[[], Awaitable[T]]) -> T:
+    async def _shared(self, key: str, purpose: PurposeLike, factory: Callable[[], Awaitable[T]]) -> T:
         """Run ``factory`` once per key at a time; identical concurrent requests share the result."""
         pending = self._inflight.get(key)
         if pending is not None:
@@ -338,7 +320,7 @@ class LLMService:
         finally:
             self._inflight.pop(key, None)
 
-    async def _cached(self, key: str, purpose: str, kind: str, model: str) -> CacheRecord | None:
+    async def _cached(self, key: str, purpose: PurposeLike, kind: str, model: str) -> CacheRecord | None:
         mode = self._cache_mode
         if mode.reads:
             assert self.cache is not None
@@ -359,7 +341,7 @@ class LLMService:
             except OSError as exc:
                 logger.warning("could not write LLM cache record %s: %s", record.key, exc)
 
-    async def _chat(self, config: LLMConfig, messages: list[dict[str, Any]], purpose: str) -> Completion:
+    async def _chat(self, config: LLMConfig, messages: list[dict[str, Any]], purpose: PurposeLike) -> Completion:
         env = self._environ()
         model, params = self._key_material(config, env)
         key = cache_key("chat", config.provider, model, messages, params)
@@ -369,7 +351,7 @@ class LLMService:
         self,
         config: LLMConfig,
         messages: list[dict[str, Any]],
-        purpose: str,
+        purpose: PurposeLike,
         key: str,
         model: str,
         env: Mapping[str, str],
@@ -378,34 +360,29 @@ class LLMService:
         if record is not None:
             usage = TokenUsage(**record.usage)
             return Completion(record.text or "", usage, True, key, record.response_model or record.model)
+        backend = await self._backend(config, purpose)
         endpoint = self._resolve(config, env, purpose)
-        client = self._client(endpoint)
         kwargs = config.request_kwargs("chat", env)
         timeout = config.timeout or self.default_timeout
-
-        async def call() -> Any:
-            return await client.chat.completions.create(
-                model=endpoint.model, messages=messages, timeout=timeout, **kwargs
-            )
-
-        response = await self._with_retries(call, purpose, config, endpoint)
-        text = (response.choices[0].message.content or "") if response.choices else ""
-        usage = _usage_of(response)
-        answered_by = getattr(response, "model", None) or model
+        answer = await self._with_retries(
+            lambda: backend.chat(endpoint, messages, kwargs, timeout), purpose, config, endpoint
+        )
+        usage = answer.usage
+        answered_by = answer.model or model
         self.meter.record_call(purpose, answered_by, usage.prompt_tokens, usage.completion_tokens)
         await self._record(
             CacheRecord(
                 key=key,
                 kind="chat",
                 model=model,
-                text=text,
+                text=answer.text,
                 usage={"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
                 response_model=answered_by,
             )
         )
-        return Completion(text, usage, False, key, answered_by)
+        return Completion(answer.text, usage, False, key, answered_by)
 
-    async def _embed(self, config: LLMConfig, texts: list[str], purpose: str) -> Embeddings:
+    async def _embed(self, config: LLMConfig, texts: list[str], purpose: PurposeLike) -> Embeddings:
         env = self._environ()
         model, params = self._key_material(config, env)
         params.pop("temperature", None)
@@ -419,7 +396,7 @@ class LLMService:
         self,
         config: LLMConfig,
         texts: list[str],
-        purpose: str,
+        purpose: PurposeLike,
         key: str,
         model: str,
         env: Mapping[str, str],
@@ -428,112 +405,104 @@ class LLMService:
         if record is not None:
             usage = TokenUsage(**record.usage)
             return Embeddings(record.vectors or [], usage, True, key, record.response_model or record.model)
+        backend = await self._backend(config, purpose)
         endpoint = self._resolve(config, env, purpose)
-        client = self._client(endpoint)
         kwargs = config.request_kwargs("embedding", env)
         timeout = config.timeout or self.default_timeout
-
-        async def call() -> Any:
-            return await client.embeddings.create(
-                model=endpoint.model, input=texts, encoding_format="float", timeout=timeout, **kwargs
-            )
-
-        response = await self._with_retries(call, purpose, config, endpoint)
-        vectors = [list(item.embedding) for item in sorted(response.data, key=lambda item: item.index)]
-        usage = _usage_of(response)
-        answered_by = getattr(response, "model", None) or model
+        answer = await self._with_retries(
+            lambda: backend.embed(endpoint, texts, kwargs, timeout), purpose, config, endpoint
+        )
+        usage = answer.usage
+        answered_by = answer.model or model
         self.meter.record_call(purpose, answered_by, usage.prompt_tokens, 0)
         await self._record(
             CacheRecord(
                 key=key,
                 kind="embedding",
                 model=model,
-                vectors=vectors,
+                vectors=answer.vectors,
                 usage={"prompt_tokens": usage.prompt_tokens, "completion_tokens": 0},
                 response_model=answered_by,
             )
         )
-        return Embeddings(vectors, usage, False, key, answered_by)
+        return Embeddings(answer.vectors, usage, False, key, answered_by)
 
-    def _resolve(self, config: LLMConfig, env: Mapping[str, str], purpose: str) -> Endpoint:
+    def _resolve(self, config: LLMConfig, env: Mapping[str, str], purpose: PurposeLike) -> Endpoint:
         try:
             return config.resolve_endpoint(env)
         except LLMError:
             self.meter.record_failure(purpose)
             raise
 
-    def _client(self, endpoint: Endpoint) -> openai.AsyncOpenAI:
-        key = endpoint.client_key()
-        client = self._clients.get(key)
-        if client is None:
-            if endpoint.client_kind == "azure":
-                client = openai.AsyncAzureOpenAI(
-                    azure_endpoint=endpoint.base_url,
-                    api_version=endpoint.api_version,
-                    api_key=endpoint.api_key,
-                    max_retries=0,
-                    timeout=self.default_timeout,
-                )
-            else:
-                client = openai.AsyncOpenAI(
-                    base_url=endpoint.base_url or "https://api.openai.com/v1",
-                    api_key=endpoint.api_key,
-                    max_retries=0,
-                    timeout=self.default_timeout,
-                )
-            self._clients[key] = client
-        return client
+    async def _backend(self, config: LLMConfig, purpose: PurposeLike) -> Backend:
+        """This service's back-end for ``config`` (made on first use, off the loop: it may import or load)."""
+        name = config.backend_name
+        backend = self._backends.get(name)
+        if backend is not None:
+            return backend
+        async with self._backend_lock:
+            backend = self._backends.get(name)
+            if backend is None:
+                settings = BackendSettings(default_timeout=self.default_timeout)
+                try:
+                    backend = await asyncio.to_thread(create_backend, name, settings)
+                except LLMError:
+                    self.meter.record_failure(purpose)
+                    raise
+                self._backends[name] = backend
+        return backend
 
     async def _with_retries(
-        self, call: Callable[[], Awaitable[T]], purpose: str, config: LLMConfig, endpoint: Endpoint
+        self, call: Callable[[], Awaitable[T]], purpose: PurposeLike, config: LLMConfig, endpoint: Endpoint
     ) -> T:
         attempt = 0
         while True:
             attempt += 1
-            hint: float | None = None
-            status: int | None = None
             try:
                 async with self._semaphore:
                     return await call()
-            except openai.APIStatusError as exc:
-                status = exc.status_code
-                retryable = status in (408, 409, 429) or status >= 500
-                detail = _provider_message(exc)
-                hint = parse_retry_after(exc.response.headers)
-            except openai.APIConnectionError as exc:  # includes APITimeoutError
-                retryable = True
-                detail = f"{exc.message} ({type(exc).__name__})"
-            except openai.APIError as exc:
-                retryable = False
-                detail = exc.message
-            if not retryable or attempt > self.retry.max_retries:
+            except BackendCallError as exc:
+                failure = exc
+            status = failure.status
+            if not failure.retryable or attempt > self.retry.max_retries:
                 self.meter.record_failure(purpose)
                 what = f"HTTP {status}" if status is not None else "no response"
                 message = (
-                    f"{purpose} request to {config.provider} model {endpoint.model!r} failed after "
-                    f"{attempt} attempt(s): {what}: {detail}"
+                    f"{str(purpose)} request to {config.provider} model {endpoint.model!r} failed after "
+                    f"{attempt} attempt(s): {what}: {failure.detail}"
                 )
                 raise LLMCallError(
                     scrub_secrets(message, endpoint.api_key),
                     status=status,
-                    provider_message=scrub_secrets(detail, endpoint.api_key),
+                    provider_message=scrub_secrets(failure.detail, endpoint.api_key),
                     attempts=attempt,
-                    retryable=retryable,
+                    retryable=failure.retryable,
                 ) from None
-            if hint is not None:
-                delay = min(hint, self.retry.max_retry_after)
+            if failure.retry_after is not None:
+                delay = min(failure.retry_after, self.retry.max_retry_after)
             else:
                 delay = self.retry.backoff(attempt, self._rng)
             self.meter.record_retry(purpose)
-            logger.debug("retrying %s request (attempt %d, %s) in %.3fs", purpose, attempt, status, delay)
+            logger.debug(
+                "retrying %s request (attempt %d, %s) in %.3fs",
+                purpose,
+                attempt,
+                status,
+                delay,
+                extra={"llm_purpose": str(purpose), "llm_attempt": attempt, "llm_status": status, "llm_delay": delay},
+            )
             await asyncio.sleep(delay)
 
 
-def _usage_of(response: Any) -> TokenUsage:
-    usage = getattr(response, "usage", None)
-    if usage is None:
-        return TokenUsage()
-    return TokenUsage(
-        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-    )
+__all__ = [
+    "Completion",
+    "Embeddings",
+    "LLMService",
+    "Messages",
+    "PurposeLike",
+    "RetryPolicy",
+    "TokenUsage",
+    "normalize_messages",
+    "parse_retry_after",
+    "scrub_secrets",
+]

@@ -66,6 +66,19 @@ def estimate_cost(model: str | None, prompt_tokens: int, completion_tokens: int)
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
 
 
+@dataclass(frozen=True)
+class TokenUsage:
+    """Tokens reported by the provider (or a local back-end) for one request."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
 @dataclass
 class PurposeUsage:
     """Counters for one purpose.

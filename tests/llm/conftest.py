@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,6 +12,9 @@ from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
 
 #: Retries with tiny waits so the failure tests stay fast.
 FAST_RETRY = RetryPolicy(max_retries=5, base_delay=0.005, max_delay=0.02, max_retry_after=0.05)
+
+#: A safety net for waits on events and threads: generous, never what a test asserts on.
+SAFETY_TIMEOUT = 30.0
 
 
 @pytest.fixture
@@ -35,6 +39,13 @@ def make_service() -> Iterator[Callable[..., LLMService]]:
     yield factory
     for service in services:
         service.close()
+
+
+@pytest.fixture
+def retry_delays(caplog: pytest.LogCaptureFixture) -> Callable[[], list[float]]:
+    """The waits (seconds) the service chose before each retry so far, read from its DEBUG retry records."""
+    caplog.set_level(logging.DEBUG, logger="pytest_cmdgen.llm")
+    return lambda: [record.llm_delay for record in caplog.records if hasattr(record, "llm_delay")]
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-import time
+from collections.abc import Callable
 
 import pytest
 
@@ -20,6 +20,7 @@ from pytest_cmdgen.llm import (
 from pytest_cmdgen.llm.service import parse_retry_after, scrub_secrets
 from pytest_cmdgen.testing.fixtures import SCRIPTED_API_KEY
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
+from tests.llm.conftest import SAFETY_TIMEOUT
 
 
 def test_chat_roundtrip_single_user_message(scripted: ScriptedLLMServer, make_service, gpt4o: LLMConfig) -> None:
@@ -33,14 +34,15 @@ def test_chat_roundtrip_single_user_message(scripted: ScriptedLLMServer, make_se
     assert body["temperature"] == 0.0 and body["model"] == "gpt-4o"
 
 
-def test_429_burst_with_retry_after_is_survived(scripted: ScriptedLLMServer, make_service, gpt4o: LLMConfig) -> None:
+def test_429_burst_with_retry_after_is_survived(
+    scripted: ScriptedLLMServer, make_service, gpt4o: LLMConfig, retry_delays: Callable[[], list[float]]
+) -> None:
     scripted.add_rule(".*", "ChitChat()")
     scripted.inject_faults("429", 4)
     service = make_service(retry=RetryPolicy(max_retries=5, base_delay=5.0, max_retry_after=0.05))
-    started = time.monotonic()
     assert service.chat(gpt4o, "hi").text == "ChitChat()"
-    # the server's Retry-After (10 ms) was used, not the 5 s base backoff
-    assert time.monotonic() - started < 2.0
+    # each wait was the server's Retry-After (10 ms), not a draw from the 5 s base backoff
+    assert retry_delays() == [0.01] * 4
     assert scripted.counts["chat"] == 5
     assert [r.status for r in scripted.requests] == [429, 429, 429, 429, 200]
     assert service.meter.get("annotation").retries == 4
@@ -49,17 +51,15 @@ def test_429_burst_with_retry_after_is_survived(scripted: ScriptedLLMServer, mak
 def test_permanent_500_fails_with_provider_message(scripted: ScriptedLLMServer, make_service, gpt4o: LLMConfig) -> None:
     scripted.fail_always("The engine is overloaded, try later.", status=503)
     service = make_service()
-    started = time.monotonic()
     with pytest.raises(LLMCallError) as info:
         service.chat(gpt4o, "hi", purpose="validation")
-    assert time.monotonic() - started < 5.0
     error = info.value
     assert "The engine is overloaded, try later." in str(error)
     assert "503" in str(error)
     assert SCRIPTED_API_KEY not in str(error)
     assert (error.status, error.attempts, error.retryable) == (503, 6, True)
     assert scripted.counts["chat"] == 6
-    assert service.meter.get("validation").failures == 1
+    assert (service.meter.get("validation").failures, service.meter.get("validation").retries) == (1, 5)
 
 
 @pytest.mark.parametrize("status", [400, 401, 404])
@@ -235,13 +235,67 @@ def test_retry_after_parsing_and_scrubbing() -> None:
     assert scrub_secrets("token=secret-token-1", "secret-token-1") == "token=***"
 
 
-def test_close_cancels_pending_calls_quickly(scripted: ScriptedLLMServer, make_service, gpt4o: LLMConfig) -> None:
-    scripted.latency = 5.0
+def _held_answers(
+    scripted: ScriptedLLMServer, monkeypatch: pytest.MonkeyPatch, prompt: str
+) -> tuple[threading.Event, threading.Event]:
+    """Make the server hold chat requests whose prompt is ``prompt`` until released.
+
+    Returns ``(received, release)``: ``received`` is set when the server has such a request in hand; it is
+    answered ``Held()`` once ``release`` is set. (The hold wraps the server's ``answer_for`` rather than using
+    a rule, because rules run under the server's lock and a blocking one would stall every other request.)
+    """
+    received, release = threading.Event(), threading.Event()
+    answer_for = scripted.answer_for
+
+    def hold_or_answer(text: str) -> str:
+        if text != prompt:
+            return answer_for(text)
+        received.set()
+        release.wait(SAFETY_TIMEOUT)
+        return "Held()"
+
+    monkeypatch.setattr(scripted, "answer_for", hold_or_answer)
+    return received, release
+
+
+def test_close_cancels_pending_calls_without_waiting_for_them(
+    scripted: ScriptedLLMServer, make_service, gpt4o: LLMConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received, release = _held_answers(scripted, monkeypatch, "slow")
     service: LLMService = make_service()
-    future = service.submit_chat(gpt4o, "slow")
-    time.sleep(0.1)
-    started = time.monotonic()
-    service.close()
-    assert time.monotonic() - started < 2.0
-    with pytest.raises(concurrent.futures.CancelledError):
-        future.result(timeout=1)
+    try:
+        future = service.submit_chat(gpt4o, "slow")
+        assert received.wait(SAFETY_TIMEOUT), "the request never reached the server"
+        closer = threading.Thread(target=service.close)
+        closer.start()
+        closer.join(SAFETY_TIMEOUT)  # safety net only
+        # close returned while the server still held the request: it cancelled rather than waited
+        assert not closer.is_alive()
+        assert not release.is_set()
+        assert future.cancelled()
+        with pytest.raises(concurrent.futures.CancelledError):
+            future.result(timeout=0)
+        assert service.loop.is_closed()
+    finally:
+        release.set()
+
+
+def test_a_hanging_request_does_not_block_others(
+    scripted: ScriptedLLMServer, make_service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received, release = _held_answers(scripted, monkeypatch, "hang")
+    scripted.add_rule(r"quick \d", lambda prompt: prompt.replace("quick", "Done"))
+    config = LLMConfig.from_rasa({"model": "gpt-4o", "timeout": SAFETY_TIMEOUT})
+    service: LLMService = make_service(concurrency=2)
+    try:
+        hanging = service.submit_chat(config, "hang")
+        assert received.wait(SAFETY_TIMEOUT), "the hanging request never reached the server"
+        quick = [service.submit_chat(config, f"quick {i}") for i in range(6)]
+        # every quick request is answered through the one free slot while the other is still held
+        assert [f.result(timeout=SAFETY_TIMEOUT).text for f in quick] == [f"Done {i}" for i in range(6)]
+        assert not hanging.done() and not release.is_set()
+        release.set()
+        assert hanging.result(timeout=SAFETY_TIMEOUT).text == "Held()"
+        assert scripted.counts["chat"] == 7
+    finally:
+        release.set()

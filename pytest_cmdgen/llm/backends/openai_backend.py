@@ -1,0 +1,153 @@
+"""The ``"openai"`` back-end: OpenAI, Azure OpenAI and OpenAI-compatible servers through the ``openai`` client.
+
+This is the only module of the LLM layer that imports ``openai``; the registry imports it on first use. It
+keeps one async client per endpoint (``Endpoint.client_key()``: kind, base URL, API version, key digest),
+built with ``max_retries=0`` because the service retries, and turns the client's exceptions into
+:class:`~pytest_cmdgen.llm.backends.base.BackendCallError`:
+
+* an HTTP error status: retryable for 408, 409, 429 and 5xx, with the provider's message as detail and the
+  ``retry-after-ms`` / ``Retry-After`` header as hint;
+* a connection error or timeout (no response): retryable;
+* any other client error: not retryable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import openai
+
+from pytest_cmdgen.llm.backends.base import (
+    BackendCallError,
+    BackendSettings,
+    ChatAnswer,
+    EmbeddingAnswer,
+    parse_retry_after,
+)
+from pytest_cmdgen.llm.config import Endpoint
+from pytest_cmdgen.llm.usage import TokenUsage
+
+#: HTTP statuses worth another attempt (besides every 5xx).
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+#: Base URL of the OpenAI API, used when an ``openai`` endpoint names none.
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def provider_message(exc: openai.APIError) -> str:
+    """The error message the provider sent in the body (``{"error": {"message": ...}}``), else the client's."""
+    body = exc.body
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+    return exc.message
+
+
+def call_error(exc: openai.APIError) -> BackendCallError:
+    """The :class:`BackendCallError` for an exception of the ``openai`` client."""
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        return BackendCallError(
+            provider_message(exc),
+            status=status,
+            retryable=status in RETRYABLE_STATUSES or status >= 500,
+            retry_after=parse_retry_after(exc.response.headers),
+        )
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return BackendCallError(f"{exc.message} ({type(exc).__name__})", retryable=True)
+    return BackendCallError(exc.message, retryable=False)
+
+
+def usage_of(response: Any) -> TokenUsage:
+    """The token usage of an ``openai`` response (zeros when it reports none)."""
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return TokenUsage()
+    return TokenUsage(
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+    )
+
+
+class OpenAIBackend:
+    """The :class:`~pytest_cmdgen.llm.backends.base.Backend` for ``Endpoint.client_kind`` ``"openai"`` (OpenAI
+    and OpenAI-compatible servers, including self-hosted ones) and ``"azure"``.
+
+    Args:
+        settings: the service's settings; ``default_timeout`` becomes the clients' default timeout.
+    """
+
+    def __init__(self, settings: BackendSettings | None = None) -> None:
+        """Create the back-end; clients are built when an endpoint is first used."""
+        self.settings = settings or BackendSettings()
+        self._clients: dict[tuple[str, str | None, str | None, str], openai.AsyncOpenAI] = {}
+
+    def client(self, endpoint: Endpoint) -> openai.AsyncOpenAI:
+        """The async client for ``endpoint`` (one per ``endpoint.client_key()``, built on first use)."""
+        key = endpoint.client_key()
+        client = self._clients.get(key)
+        if client is None:
+            if endpoint.client_kind == "azure":
+                client = openai.AsyncAzureOpenAI(
+                    azure_endpoint=endpoint.base_url,
+                    api_version=endpoint.api_version,
+                    api_key=endpoint.api_key,
+                    max_retries=0,
+                    timeout=self.settings.default_timeout,
+                )
+            else:
+                client = openai.AsyncOpenAI(
+                    base_url=endpoint.base_url or DEFAULT_BASE_URL,
+                    api_key=endpoint.api_key,
+                    max_retries=0,
+                    timeout=self.settings.default_timeout,
+                )
+            self._clients[key] = client
+        return client
+
+    async def chat(
+        self, endpoint: Endpoint, messages: list[dict[str, Any]], kwargs: Mapping[str, Any], timeout: float
+    ) -> ChatAnswer:
+        """One ``chat.completions.create`` call; the answer is ``choices[0].message.content``."""
+        client = self.client(endpoint)
+        try:
+            response = await client.chat.completions.create(
+                model=endpoint.model,
+                messages=messages,
+                timeout=timeout,
+                **kwargs,
+            )
+        except openai.APIError as exc:
+            raise call_error(exc) from exc
+        text = (response.choices[0].message.content or "") if response.choices else ""
+        return ChatAnswer(text, usage_of(response), getattr(response, "model", None) or None)
+
+    async def embed(
+        self, endpoint: Endpoint, texts: list[str], kwargs: Mapping[str, Any], timeout: float
+    ) -> EmbeddingAnswer:
+        """One ``embeddings.create`` call (float encoding); vectors are returned in input order."""
+        client = self.client(endpoint)
+        try:
+            response = await client.embeddings.create(
+                model=endpoint.model, input=texts, encoding_format="float", timeout=timeout, **kwargs
+            )
+        except openai.APIError as exc:
+            raise call_error(exc) from exc
+        vectors = [list(item.embedding) for item in sorted(response.data, key=lambda item: item.index)]
+        return EmbeddingAnswer(vectors, usage_of(response), getattr(response, "model", None) or None)
+
+    async def close(self) -> None:
+        """Close every client (errors while closing are ignored)."""
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+__all__ = ["DEFAULT_BASE_URL", "RETRYABLE_STATUSES", "OpenAIBackend", "call_error", "provider_message", "usage_of"]
