@@ -302,7 +302,7 @@ class LLMService:
         if pending is not None:
             result = await asyncio.shield(pending)
             self.meter.record_deduplicated(purpose)
-            return replace(result, deduplicated=True)  # type: ignore[type-var]
+            return replace(result, deduplicated=True)
         future: asyncio.Future[Any] = self._loop.create_future()
         self._inflight[key] = future
         try:

@@ -93,6 +93,8 @@ class OpenAIBackend:
         client = self._clients.get(key)
         if client is None:
             if endpoint.client_kind == "azure":
+                if not endpoint.base_url:  # config resolution requires it for Azure; guard the client anyway
+                    raise BackendCallError(f"no Azure endpoint (api_base) configured for model {endpoint.model!r}")
                 client = openai.AsyncAzureOpenAI(
                     azure_endpoint=endpoint.base_url,
                     api_version=endpoint.api_version,
@@ -118,7 +120,7 @@ class OpenAIBackend:
         try:
             response = await client.chat.completions.create(
                 model=endpoint.model,
-                messages=messages,
+                messages=messages,  # type: ignore[arg-type]  # plain dicts, as the API accepts them
                 timeout=timeout,
                 **kwargs,
             )
