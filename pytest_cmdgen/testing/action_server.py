@@ -26,8 +26,10 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from pytest_cmdgen.testing.loopback import LoopbackHTTPServer
 
 #: An action: ``(tracker_dict, domain_dict) -> (events, responses)``; either list may be empty.
 ActionCallable = Callable[[dict[str, Any], dict[str, Any]], "tuple[Iterable[dict[str, Any]], Iterable[dict[str, Any]]]"]
@@ -59,7 +61,7 @@ class ActionServer:
     host: str = "127.0.0.1"
     port: int = 0
     calls: list[ActionCall] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
+    _server: LoopbackHTTPServer | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -94,8 +96,7 @@ class ActionServer:
     def start(self) -> str:
         """Start serving in a daemon thread; returns the webhook URL. Starting twice is a no-op."""
         if self._server is None:
-            server = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
-            server.daemon_threads = True
+            server = LoopbackHTTPServer((self.host, self.port), _make_handler(self))
             self._server = server
             self._thread = threading.Thread(
                 target=server.serve_forever, args=(0.05,), name="cmdgen-action-server", daemon=True

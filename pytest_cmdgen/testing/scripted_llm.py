@@ -33,10 +33,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from pytest_cmdgen.testing.loopback import LoopbackHTTPServer
 from pytest_cmdgen.testing.scripted_answers import (
     AnnotationIndex,
     derived_rephrasings,
@@ -47,7 +48,10 @@ from pytest_cmdgen.testing.scripted_answers import (
 )
 
 #: Fault kinds for :meth:`ScriptedLLMServer.inject_faults`.
-FAULT_KINDS = ("429", "500", "timeout", "disconnect")
+FAULT_KINDS = ("429", "500", "timeout", "disconnect", "html", "not_json", "empty_choices", "null_content")
+"""What :meth:`ScriptedLLMServer.inject_faults` can make a request get: an HTTP error, a hang, a dropped
+connection, or a malformed 200 answer (an HTML page, a body that is not JSON, ``choices: []``, a message
+whose ``content`` is null)."""
 
 Matcher = Callable[[str], bool] | str | re.Pattern[str]
 Answer = str | Callable[[str], str]
@@ -120,10 +124,7 @@ def embedding_for(text: str, dim: int) -> list[float]:
     return [v / norm for v in vector]
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 1024
+class _HTTPServer(LoopbackHTTPServer):
     scripted: ScriptedLLMServer
 
 
@@ -450,6 +451,12 @@ class ScriptedLLMServer:
             raise _Disconnect
         if fault == "disconnect":
             raise _Disconnect
+        if fault == "html":
+            self._send_raw(handler, 200, b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>", "text/html")
+            return 200
+        if fault == "not_json":
+            self._send_raw(handler, 200, b'{"id": "chatcmpl-cut-off", "choices": [', "application/json")
+            return 200
         if self.latency > 0:
             self._stopping.wait(self.latency)
         if self._stopping.is_set():
@@ -464,7 +471,7 @@ class ScriptedLLMServer:
                 return 400
             prompt = _prompt_of(body)
             text = self.answer_for(prompt)
-            payload = {
+            payload: dict[str, Any] = {
                 "id": f"chatcmpl-scripted-{hashlib.sha1(prompt.encode()).hexdigest()[:12]}",
                 "object": "chat.completion",
                 "created": int(time.time()),
@@ -483,6 +490,10 @@ class ScriptedLLMServer:
                     "total_tokens": count_tokens(prompt) + count_tokens(text),
                 },
             }
+            if fault == "empty_choices":
+                payload["choices"] = []
+            elif fault == "null_content":
+                payload["choices"][0]["message"]["content"] = None
         else:
             texts = body.get("input")
             texts = [texts] if isinstance(texts, str) else list(texts or [])
@@ -522,11 +533,18 @@ class ScriptedLLMServer:
         error = {"error": {"message": message, "type": kind, "param": None, "code": kind}}
         self._send_json(handler, status, error, headers)
 
+    @classmethod
+    def _send_json(
+        cls, handler: _Handler, status: int, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> None:
+        cls._send_raw(handler, status, json.dumps(payload).encode("utf-8"), "application/json", headers)
+
     @staticmethod
-    def _send_json(handler: _Handler, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
+    def _send_raw(
+        handler: _Handler, status: int, data: bytes, content_type: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             handler.send_header(name, value)

@@ -14,6 +14,7 @@ built with ``max_retries=0`` because the service retries, and turns the client's
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,21 @@ def provider_message(exc: openai.APIError) -> str:
         if isinstance(inner, str):
             return inner
     return exc.message
+
+
+EXCERPT_LENGTH = 120
+"""Characters of a malformed body quoted in the error."""
+
+
+def excerpt(text: str, limit: int = EXCERPT_LENGTH) -> str:
+    """The start of ``text`` on one line, quoted, for an error message."""
+    flat = " ".join(text.split())
+    return repr(flat[:limit] + ("…" if len(flat) > limit else ""))
+
+
+def malformed_answer(detail: str) -> BackendCallError:
+    """A 200 answer that is not a usable completion: transient (retried, never cached), like a 5xx."""
+    return BackendCallError(f"malformed answer: {detail}", status=200, retryable=True)
 
 
 def call_error(exc: openai.APIError) -> BackendCallError:
@@ -126,7 +142,15 @@ class OpenAIBackend:
             )
         except openai.APIError as exc:
             raise call_error(exc) from exc
-        text = (response.choices[0].message.content or "") if response.choices else ""
+        except json.JSONDecodeError as exc:
+            raise malformed_answer(f"the body is not JSON: {excerpt(exc.doc)}") from None
+        if isinstance(response, str):  # the client hands back a non-JSON body (an HTML error page) as text
+            raise malformed_answer(f"the body is not JSON: {excerpt(response)}")
+        if not response.choices:
+            raise malformed_answer("the answer has no choices (choices: [])")
+        text = response.choices[0].message.content
+        if text is None:
+            raise malformed_answer("the answer's message has no content (content: null)")
         return ChatAnswer(text, usage_of(response), getattr(response, "model", None) or None)
 
     async def embed(
@@ -140,6 +164,12 @@ class OpenAIBackend:
             )
         except openai.APIError as exc:
             raise call_error(exc) from exc
+        except json.JSONDecodeError as exc:
+            raise malformed_answer(f"the body is not JSON: {excerpt(exc.doc)}") from None
+        if isinstance(response, str):
+            raise malformed_answer(f"the body is not JSON: {excerpt(response)}")
+        if len(response.data or ()) != len(texts):
+            raise malformed_answer(f"the answer has {len(response.data or ())} vectors for {len(texts)} texts")
         vectors = [list(item.embedding) for item in sorted(response.data, key=lambda item: item.index)]
         return EmbeddingAnswer(vectors, usage_of(response), getattr(response, "model", None) or None)
 
@@ -152,4 +182,13 @@ class OpenAIBackend:
                 await client.close()
 
 
-__all__ = ["DEFAULT_BASE_URL", "RETRYABLE_STATUSES", "OpenAIBackend", "call_error", "provider_message", "usage_of"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "RETRYABLE_STATUSES",
+    "OpenAIBackend",
+    "call_error",
+    "excerpt",
+    "malformed_answer",
+    "provider_message",
+    "usage_of",
+]
