@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from pytest_cmdgen.actions import DEFAULT_TIMEOUT, ChoosingActionRunner, StubActionRunner
 from pytest_cmdgen.e2e import model as m
 from pytest_cmdgen.e2e.judge import JudgeResult, StepFailure, Turn, judge
+from pytest_cmdgen.e2e.placeholders import placeholder_reason
 from pytest_cmdgen.e2e.transcript import render_turns
 from pytest_cmdgen.runtime.agent import Agent
 from pytest_cmdgen.runtime.errors import ActionError, CommandSourceError
@@ -174,10 +175,15 @@ def run_test_case(
 
     An :class:`~pytest_cmdgen.runtime.errors.ActionError` stops the run and fails the test with a message
     naming the action (and, for an action server, its URL). Other exceptions while handling a message are
-    logged, recorded in ``warnings`` and the run continues, as in Rasa.
+    logged, recorded in ``warnings`` and the run continues, as in Rasa. A test case with placeholder user
+    turns (:mod:`.placeholders`) is not run: it is skipped, naming them.
     """
     sender = sender_id or make_sender_id(test_case, now)
     run = TestRun(test_case=test_case, sender_id=sender)
+    placeholder = placeholder_reason(test_case)
+    if placeholder is not None:  # a skeleton from the coverage report, not completed yet: never run it
+        run.result = JudgeResult(outcome="skipped", reason=placeholder)
+        return run
     try:
         conversation = agent.start_conversation(
             sender, fixture_slots=fixture_slots(suite, test_case), variation_key=test_case.name
