@@ -27,7 +27,7 @@ class OptionSpec:
 
     name: str  # attribute of ``CmdgenSettings``; CLI ``--cmdgen-<name with ->``, ini ``cmdgen_<name>``
     help: str
-    kind: str = "str"  # str | int | float | flag | path | paths | choice | datetime
+    kind: str = "str"  # str | int | float | flag | path | paths | choice | datetime | list (comma-separated)
     default: Any = None
     choices: tuple[str, ...] = ()
     metavar: str | None = None
@@ -60,6 +60,19 @@ def _in_range(low: int, high: int) -> Callable[[Any], str | None]:
 
 def _fraction(value: float) -> str | None:
     return None if 0 < value <= 1 else "expected a number with 0 < F <= 1"
+
+
+def _percent(value: float) -> str | None:
+    return None if 0 <= value <= 100 else "expected a percentage from 0 to 100"
+
+
+def _command_names(names: tuple[str, ...]) -> str | None:
+    from pytest_cmdgen.coverage.commands import unknown_command_names, valid_names_text
+
+    unknown = unknown_command_names(names)
+    if not unknown:
+        return None
+    return f"unknown command type {', '.join(repr(n) for n in unknown)}; valid: {valid_names_text()}"
 
 
 def _rasa_version(value: str) -> str | None:
@@ -109,6 +122,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
                default=_DEFAULT["output_format"], choices=("instruction", "conversational"), metavar="FORMAT"),
     OptionSpec("hf_dataset", "Also save the train/val split as a Hugging Face DatasetDict "
                "(4_train_test_split/hf_dataset/; needs the datasets package).", "flag", default=_DEFAULT["hf_dataset"]),
+    OptionSpec("coverage", "Write the coverage report (flow coverage, command histograms, skeleton tests for "
+               "missing steps) to coverage/ in the --cmdgen-out directory; implied by --cmdgen-prepare and the "
+               "gates.", "flag", default=_DEFAULT["coverage"]),
+    OptionSpec("min_flow_coverage", "Gate: fail the session (exit code 6) when the passed tests' total flow "
+               "coverage is below PCT percent.", "float", metavar="PCT", check=_percent),
+    OptionSpec("require_commands", "Gate: comma-separated command types (start flow, SetSlot, ...) that must "
+               "appear in the train split (without --cmdgen-prepare: in the passed tests), else exit code 6.",
+               "list", default=_DEFAULT["require_commands"], metavar="NAMES", check=_command_names),
+    OptionSpec("min_command_examples", "How often each command type of --cmdgen-require-commands must appear.",
+               "int", default=_DEFAULT["min_command_examples"], metavar="N", check=_at_least(1)),
 )
 
 
@@ -148,6 +171,9 @@ def convert(spec: OptionSpec, raw: Any, base: Path) -> Any:
             value = tuple((base / Path(str(p)).expanduser()).resolve() for p in items)
         elif spec.kind == "datetime":
             value = parse_datetime(str(raw))
+        elif spec.kind == "list":
+            items = str(raw).split(",") if isinstance(raw, str) else [str(item) for item in raw]
+            value = tuple(item.strip() for item in items if item.strip())
         elif spec.kind == "choice":
             value = str(raw).strip()
             if value not in spec.choices:

@@ -3,8 +3,8 @@
 No pytest here: the pytest skin (:mod:`pytest_cmdgen.plugin`), a plain script or another runner all drive
 the same objects. :class:`SessionConfig` configures a run; :class:`SessionRunner` runs test cases through
 the :class:`Engine` (concurrently, each once) and records :class:`SessionResults`; :func:`default_pipeline`
-is the ordered list of end-of-session steps (merge worker results → write datasets → …) run on a
-:class:`PipelineContext`; :func:`run_prepare` does all of it for a list of paths.
+is the ordered list of end-of-session steps (merge worker results → write datasets → coverage → gates → …)
+run on a :class:`PipelineContext`; :func:`run_prepare` does all of it for a list of paths.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from pytest_cmdgen.session.discovery import discover_cases, find_e2e_files, is_e2e_file
     from pytest_cmdgen.session.engine import ActionRunnerFactory, CommandSourceFactory, Engine, TestOutcome
     from pytest_cmdgen.session.pipeline import (
+        CheckGates,
         MergeWorkerResults,
         Pipeline,
         PipelineContext,
         PipelineStep,
+        ReportCoverage,
         WriteDatasets,
         default_pipeline,
     )
@@ -34,6 +36,7 @@ __getattr__ = lazy_exports(
     {
         "ActionRunnerFactory": "engine",
         "CaseRef": "runner",
+        "CheckGates": "pipeline",
         "CommandSourceFactory": "engine",
         "default_pipeline": "pipeline",
         "discover_cases": "discovery",
@@ -44,6 +47,7 @@ __getattr__ = lazy_exports(
         "Pipeline": "pipeline",
         "PipelineContext": "pipeline",
         "PipelineStep": "pipeline",
+        "ReportCoverage": "pipeline",
         "run_prepare": "prepare",
         "SessionConfig": "config",
         "SessionResults": "results",
@@ -57,12 +61,14 @@ __getattr__ = lazy_exports(
 __all__ = [
     "ActionRunnerFactory",
     "CaseRef",
+    "CheckGates",
     "CommandSourceFactory",
     "Engine",
     "MergeWorkerResults",
     "Pipeline",
     "PipelineContext",
     "PipelineStep",
+    "ReportCoverage",
     "SessionConfig",
     "SessionResults",
     "SessionRunner",

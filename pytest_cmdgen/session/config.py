@@ -52,6 +52,19 @@ class SessionConfig:
     """Rows of the train/val JSONL files: instruction (prompt/completion) or conversational (messages)."""
     hf_dataset: bool = False
     """Also save the split as a Hugging Face ``DatasetDict`` (needs ``datasets``)."""
+    coverage: bool = False
+    """Compute the coverage report (flow coverage, command histograms) and write ``<out>/coverage/``."""
+    min_flow_coverage: float | None = None
+    """Gate: least total flow coverage of the passed tests, in percent (None: no gate)."""
+    require_commands: tuple[str, ...] = ()
+    """Gate: command types that must appear (in the train split's data points, else the passed tests)."""
+    min_command_examples: int = 1
+    """Gate: how often each required command type must appear."""
+
+    @property
+    def coverage_enabled(self) -> bool:
+        """Whether the coverage report is made: asked for, implied by preparing data or by a gate."""
+        return self.coverage or self.prepare or self.min_flow_coverage is not None or bool(self.require_commands)
 
     @property
     def cache_dir(self) -> Path:

@@ -1,9 +1,11 @@
 """The end-of-session pipeline: an ordered list of named steps run once, after every test case ran.
 
-The order is fixed: merge the workers' results → write the datasets → (coverage → gates → train →
-evaluate, as those land). Each step is a small object with a ``name`` and ``run(context)``; it reads and
-adds to one :class:`PipelineContext`. The pytest controller runs :func:`default_pipeline` at session end;
-a script or another front end runs the same one (see :func:`run_prepare`).
+The order is fixed: merge the workers' results → write the datasets → the coverage report → the
+coverage gates → (train → evaluate, as those land). Each step is a small object with a ``name`` and
+``run(context)``; it reads and adds to one :class:`PipelineContext`. A failed gate is no error of the
+pipeline: the steps go on, and ``gates_passed`` tells the later ones (training does not start). The
+pytest controller runs :func:`default_pipeline` at session end; a script or another front end runs the
+same one (see :func:`run_prepare`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pytest_cmdgen.coverage.gates import CustomGate, GateResult, GateSettings, evaluate_gates
+from pytest_cmdgen.coverage.output import CoverageFiles, record_gates, write_coverage
+from pytest_cmdgen.coverage.record import TestCoverage
+from pytest_cmdgen.coverage.report import CoverageReport, build_report
 from pytest_cmdgen.errors import CmdgenError
 from pytest_cmdgen.recipe.datapoints import build_all_data_points
 from pytest_cmdgen.recipe.output import RecipeOutput, make_params, write_output
@@ -42,6 +48,16 @@ class PipelineContext:
     """One line per step that failed; a failed step fails the session."""
     steps_run: list[str] = field(default_factory=list)
     """The names of the steps that ran, in order."""
+    extra_gates: list[CustomGate] = field(default_factory=list)
+    """The user's own coverage gates (the pytest skin passes the ``pytest_cmdgen_coverage_gate`` hook)."""
+    coverage: CoverageReport | None = None
+    """The coverage report, once :class:`ReportCoverage` built it."""
+    coverage_files: CoverageFiles | None = None
+    """What :class:`ReportCoverage` wrote to ``<out>/coverage/``."""
+    gates: list[GateResult] = field(default_factory=list)
+    """Every coverage gate's result, once :class:`CheckGates` ran."""
+    gates_passed: bool = True
+    """False when a coverage gate failed: later steps (training) must not start."""
 
 
 class PipelineStep(Protocol):
@@ -110,6 +126,57 @@ class WriteDatasets:
             raise CmdgenError(f"could not write {config.out}: {exc}") from None
 
 
+class ReportCoverage:
+    """Build the coverage report over every test run and write ``<out>/coverage/`` (when asked for,
+    preparing data or gated, and tests ran)."""
+
+    name = "coverage"
+
+    def run(self, context: PipelineContext) -> None:
+        """Flow coverage and command histograms per outcome, with the train/val histograms of a prepare run."""
+        config = context.config
+        if not config.coverage_enabled or not context.results.ran_tests:
+            return
+        project = context.engine.project()
+        root = Path(project.root).resolve()
+
+        def shown(file: str) -> str:
+            path = Path(file).resolve()
+            return path.relative_to(root).as_posix() if root in path.parents else config.shown(path)
+
+        records = {test_id: TestCoverage.from_dict(data) for test_id, data in context.results.coverage.items()}
+        split = context.output.split if context.output is not None else None
+        context.coverage = build_report(project.flows, records, shown_file=shown, split=split)
+        try:
+            context.coverage_files = write_coverage(
+                config.out, context.coverage, project.flows, frozenset(project.domain.responses)
+            )
+        except OSError as exc:
+            raise CmdgenError(f"could not write {config.out / 'coverage'}: {exc}") from None
+
+
+class CheckGates:
+    """Check the coverage report against the gates that apply; record each result (also in
+    ``result_summary.yaml`` when datasets were written) and set ``gates_passed``."""
+
+    name = "gates"
+
+    def run(self, context: PipelineContext) -> None:
+        """Evaluate the gates; a failed gate is recorded, not raised, so the later steps can read it."""
+        config = context.config
+        report = context.coverage
+        settings = GateSettings(config.min_flow_coverage, config.require_commands, config.min_command_examples)
+        if report is None or not (settings.any or context.extra_gates):
+            return
+        context.gates = evaluate_gates(report, settings, context.extra_gates)
+        context.gates_passed = all(gate.passed for gate in context.gates)
+        if context.written is not None:
+            try:
+                record_gates(context.written, context.gates)
+            except OSError as exc:
+                raise CmdgenError(f"could not record the gates in {context.written}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """Ordered steps; :meth:`run` runs them in order and stops at the first that fails."""
@@ -135,14 +202,16 @@ class Pipeline:
 
 def default_pipeline() -> Pipeline:
     """The steps every session runs at its end, in order."""
-    return Pipeline((MergeWorkerResults(), WriteDatasets()))
+    return Pipeline((MergeWorkerResults(), WriteDatasets(), ReportCoverage(), CheckGates()))
 
 
 __all__ = [
+    "CheckGates",
     "MergeWorkerResults",
     "Pipeline",
     "PipelineContext",
     "PipelineStep",
+    "ReportCoverage",
     "WriteDatasets",
     "default_pipeline",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 @dataclass
 class SessionResults:
-    """Counts of test outcomes, the recorded conversations, LLM usage and rejected paraphrases.
+    """Counts of test outcomes, the recorded conversations, LLM usage, rejected paraphrases and coverage.
 
     Everything is builtins (conversations in their transport form), so an xdist worker can ship it in
     ``workeroutput`` and the controller can merge it; conversations are keyed by test id, so the merged
@@ -26,6 +26,8 @@ class SessionResults:
     """Usage-meter snapshots, one per process."""
     rejections: list[str] = field(default_factory=list)
     """Rejected paraphrases, one line each, for the verbose summary."""
+    coverage: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Test id → what the run contributes to the coverage report (``TestCoverage.to_dict()``)."""
 
     @property
     def ran_tests(self) -> bool:
@@ -40,6 +42,7 @@ class SessionResults:
             "sources": self.sources,
             "usage": self.usage,
             "rejections": self.rejections,
+            "coverage": self.coverage,
         }
 
     def merge(self, payload: dict[str, Any]) -> None:
@@ -49,6 +52,7 @@ class SessionResults:
         self.sources.update(payload.get("sources", {}))
         self.usage.extend(payload.get("usage", []))
         self.rejections.extend(payload.get("rejections", []))
+        self.coverage.update(payload.get("coverage", {}))
 
 
 __all__ = ["SessionResults"]

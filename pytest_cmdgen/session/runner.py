@@ -4,7 +4,7 @@ The pytest items call :class:`SessionRunner` (one per process); so does a plain 
 outcomes, keeps each passing test's annotated (and, once rephrased, paraphrased) conversation by test id,
 and notes rejected paraphrases; :meth:`SessionRunner.finish_process` adds the LLM usage and stops the
 engine. What it records is :class:`~pytest_cmdgen.session.results.SessionResults`, plain data that the
-end-of-session pipeline turns into datasets.
+end-of-session pipeline turns into datasets (and, with the flow steps each run visited, a coverage report).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_cmdgen.coverage.record import record_test
 from pytest_cmdgen.recipe.conversation import AnnotatedStep
 from pytest_cmdgen.recipe.transport import conversation_to_dict
 from pytest_cmdgen.session.config import SessionConfig
@@ -86,6 +87,9 @@ class SessionRunner:
             self._record(outcome.test_id, outcome.conversation)
         else:
             self.results.tests["failed"] += 1
+        if self.config.coverage_enabled and not result.skipped:
+            record = record_test(outcome.run.events, passed=result.passed)
+            self.results.coverage[outcome.test_id] = record.to_dict()
         return outcome
 
     def rephrase_turn(self, case: CaseRef, step_line: int, label: str) -> TurnRephrasing:

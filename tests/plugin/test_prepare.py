@@ -25,6 +25,13 @@ LAYOUT = [
     "4_train_test_split/e2e_tests/validation/car_rental/tests/rental.yml",
     "4_train_test_split/ft_splits/train.jsonl",
     "4_train_test_split/ft_splits/val.jsonl",
+    "coverage/commands_histogram_for_data_points.png",
+    "coverage/commands_histogram_for_passed_tests.png",
+    "coverage/coverage.json",
+    "coverage/coverage_report_for_failed_tests.csv",
+    "coverage/coverage_report_for_passed_tests.csv",
+    "coverage/flow_coverage_for_passed_tests.png",
+    "coverage/missing_tests.yml",
     "params.yaml",
     "result_summary.yaml",
 ]

@@ -68,7 +68,7 @@ def car_rental(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_the_default_pipeline_merges_before_it_writes() -> None:
-    assert default_pipeline().names == ("merge", "datasets")
+    assert default_pipeline().names[:4] == ("merge", "datasets", "coverage", "gates")
 
 
 def test_steps_run_in_order_and_a_failing_step_stops_the_rest(tmp_path: Path) -> None:
@@ -124,7 +124,7 @@ def test_the_runner_records_outcomes_and_the_pipeline_writes_the_layout(car_rent
     finally:
         runner.finish_process()
     assert context.errors == []
-    assert context.steps_run == ["merge", "datasets"]
+    assert context.steps_run[:4] == ["merge", "datasets", "coverage", "gates"]
     assert context.written == car_rental.config.out
     assert (car_rental.config.out / "4_train_test_split" / "ft_splits" / "train.jsonl").stat().st_size > 0
     assert runner.results.tests == {"passed": len(cases)}
