@@ -9,6 +9,7 @@ import pluggy
 if TYPE_CHECKING:
     import pytest
 
+    from pytest_cmdgen.coverage import CoverageReport
     from pytest_cmdgen.runtime import ActionRunner, CommandSource, Project
 
 hookspec = pluggy.HookspecMarker("pytest")
@@ -31,4 +32,17 @@ def pytest_cmdgen_action_runner(config: pytest.Config, project: Project) -> Acti
 
     The default picks per action: the test file's stub, else the ``action_endpoint`` server, else the
     in-process ``actions_module``.
+    """
+
+
+@hookspec
+def pytest_cmdgen_coverage_gate(report: CoverageReport) -> list[str] | None:
+    """Check the session's coverage report with a gate of your own; return the failures to show (one line
+    each), or nothing when the gate passes.
+
+    Called at session end (by the xdist controller), after the built-in gates, whenever a coverage report
+    was made (``--cmdgen-coverage``, ``--cmdgen-prepare`` or a gate option). ``report`` is a
+    :class:`pytest_cmdgen.coverage.CoverageReport`: ``report.passed.flows`` (each with ``missing`` steps),
+    ``report.passed.commands`` (command histogram) and, when preparing data, ``report.data_points["train"]``.
+    Any failure fails the gates: the session exits with code 6 and ``--cmdgen-train`` does not start.
     """

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pytest_cmdgen.llm.purpose import Purpose
+from pytest_cmdgen.plugin.coverage_summary import render_coverage, render_gate_failures
 
 if TYPE_CHECKING:
     from pytest_cmdgen.llm.usage import PurposeUsage
@@ -73,10 +74,12 @@ def summary_rows(role: Role) -> list[tuple[str, str]]:
 
 
 def render_summary(role: Role, terminalreporter: Any, verbosity: int) -> None:
-    """Write the summary section; with ``-q`` only errors; with ``-v`` the rejected paraphrases too."""
+    """Write the summary section; with ``-q`` only errors and failed gates; with ``-v`` the rejected
+    paraphrases too; then the coverage section."""
     results = role.runner.results
     for error in role.context.errors if role.context is not None else ():
         terminalreporter.write_line(f"cmdgen: {error}", red=True)
+    render_gate_failures(role.context, terminalreporter)
     if verbosity < 0 or not results.ran_tests:
         return
     from rich.console import Console
@@ -96,3 +99,4 @@ def render_summary(role: Role, terminalreporter: Any, verbosity: int) -> None:
         terminalreporter.write_sep("-", "cmdgen rejected paraphrases")
         for line in sorted(results.rejections):
             terminalreporter.write_line(line)
+    render_coverage(role.context, terminalreporter, verbosity)

@@ -23,6 +23,7 @@ from pytest_cmdgen.plugin.failures import E2EFailure
 from pytest_cmdgen.plugin.options import CmdgenSettings
 
 if TYPE_CHECKING:
+    from pytest_cmdgen.coverage import CoverageReport, CustomGate
     from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
     from pytest_cmdgen.session import CaseRef, PipelineContext, SessionRunner
 
@@ -143,9 +144,14 @@ class Role:
 
         runner = self.runner
         context = PipelineContext(self.settings.session_config(), runner.results, runner.engine, worker_payloads)
+        context.extra_gates.extend(user_gates(self.config))
         self.context = default_pipeline().run(context)
         if self.context.errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if not self.context.gates_passed and session.exitstatus == pytest.ExitCode.OK:
+            from pytest_cmdgen.coverage import GATES_FAILED_EXIT_CODE
+
+            session.exitstatus = GATES_FAILED_EXIT_CODE  # tests passed, the data is too thin: a code of its own
 
 
 class Central(Role):
@@ -210,6 +216,20 @@ class Controller(Role):
             self.runner.finish_process()
 
 
+def user_gates(config: pytest.Config) -> list[CustomGate]:
+    """The conftest files' ``pytest_cmdgen_coverage_gate`` implementations, as one gate for the pipeline."""
+    from pytest_cmdgen.coverage import CustomGate
+
+    hook = config.hook.pytest_cmdgen_coverage_gate
+    if not hook.get_hookimpls():
+        return []
+
+    def check(report: CoverageReport) -> list[str]:
+        return [str(line) for failures in hook(report=report) for line in failures or ()]
+
+    return [CustomGate("pytest_cmdgen_coverage_gate", check)]
+
+
 def choose_role(config: pytest.Config, settings: CmdgenSettings) -> Role:
     """The role of this process: worker if xdist started it, controller if it will start workers, else
     central. Called once, at configure time."""
@@ -232,4 +252,5 @@ __all__ = [
     "Role",
     "Worker",
     "choose_role",
+    "user_gates",
 ]

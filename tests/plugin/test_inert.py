@@ -42,7 +42,8 @@ def test_skipped():
 
 
 def test_plugin_import_pulls_in_no_heavy_dependency() -> None:
-    heavy = ["torch", "transformers", "trl", "peft", "datasets", "unsloth", "openai", "jinja2", "rich", "pypred"]
+    heavy = ["torch", "transformers", "trl", "peft", "datasets", "unsloth", "openai", "jinja2", "rich", "pypred",
+             "matplotlib"]
     code = f"import sys, pytest_cmdgen.plugin; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
     assert out == ""
