@@ -2,9 +2,9 @@
 
 ``<out>/coverage/`` holds the Rasa-compatible CSVs, ``coverage.json`` (every figure, the charts written or
 the one line on how to get them), the PNG charts when matplotlib is installed and ``missing_tests.yml``
-when a step is missing. It is built beside and swapped into place (:func:`~pytest_cmdgen.recipe.output.
-atomic_directory`), so an interrupted run leaves the previous report whole. Nothing in it depends on
-timing or on where the output directory is, so equal runs give equal bytes.
+when a step is missing. It is built beside and swapped into place (the recipe's ``atomic_directory``), so
+an interrupted write leaves the previous report whole. Nothing in it depends on timing or on where the
+output directory is, so equal runs give equal bytes.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from pytest_cmdgen.coverage.report import CoverageReport, StatusCoverage
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 BAR_COLOR = "#2b6cb0"
@@ -60,6 +61,12 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), dpi=100)
 
 
+def _whole_counts(axes: Axes) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
+
+
 def _save(figure: Figure, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, format="png", metadata={"Software": None})
@@ -93,6 +100,7 @@ def draw_histogram(counts: Mapping[str, int], title: str, path: Path) -> None:
     bars = axes.bar(names, [counts[n] for n in names], color=BAR_COLOR, width=0.7)
     axes.bar_label(bars, padding=2)
     axes.set_ylabel("count")
+    _whole_counts(axes)
     axes.set_title(title)
     axes.set_xticks(range(len(names)), names, rotation=30, ha="right")
     axes.margins(y=0.15)
@@ -115,6 +123,7 @@ def draw_data_points(data_points: Mapping[str, Mapping[str, int]], path: Path) -
     axes.bar_label(right, padding=2)
     axes.set_xticks(positions, names, rotation=30, ha="right")
     axes.set_ylabel("commands in data points")
+    _whole_counts(axes)
     axes.set_title("Commands the model learns from (train / val data points)")
     axes.legend()
     axes.margins(y=0.15)
