@@ -150,10 +150,12 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         else (project.config.generator.name if project.config.generator else "no command generator")
     )
     mode = ", preparing data" if settings.prepare else ""
-    return [
+    lines = [
         f"cmdgen: assistant {settings.assistant}, Rasa {project.profile.version} ({project.version_reason}), "
         f"commands from {source}{mode}"
     ]
+    lines += [f"cmdgen: warning: {warning}" for warning in project.warnings]  # what Rasa only warns about
+    return lines
 
 
 def _under_e2e_root(config: pytest.Config, file_path: Path) -> bool:

@@ -103,8 +103,11 @@ def _domain_files(path: Path) -> list[Path]:
     return [path]
 
 
-def load_domain(path: Path) -> Domain:
-    """Load a domain file or a directory of domain files (merged in sorted path order)."""
+def load_domain(path: Path, problems: list[ProjectError] | None = None) -> Domain:
+    """Load a domain file or a directory of domain files (merged in sorted path order).
+
+    With ``problems``, a slot type Rasa does not know is recorded there (and the slot kept) instead of raised.
+    """
     if not path.exists():
         raise ProjectError(str(path), 0, "domain", "a domain file or directory (not found)")
     domain = Domain()
@@ -114,17 +117,19 @@ def load_domain(path: Path) -> Domain:
             continue
         if not isinstance(data, dict):
             raise ProjectError(str(file), line_of(data), "domain", "a mapping at the top level")
-        merge_domain_dict(domain, data, str(file))
+        merge_domain_dict(domain, data, str(file), problems)
     return domain
 
 
-def merge_domain_dict(domain: Domain, data: dict[str, Any], source: str) -> None:
+def merge_domain_dict(
+    domain: Domain, data: dict[str, Any], source: str, problems: list[ProjectError] | None = None
+) -> None:
     """Merge one parsed domain file into ``domain`` (slots, responses, actions, intents, entities)."""
     slots = data.get("slots") or {}
     if not isinstance(slots, dict):
         raise ProjectError(source, line_of(data, "slots"), "slots", "a mapping of slot names to definitions")
     for name, spec in slots.items():
-        domain.slots[str(name)] = parse_slot(str(name), spec, source, line_of(slots, name))
+        domain.slots[str(name)] = parse_slot(str(name), spec, source, line_of(slots, name), problems)
     responses = data.get("responses") or {}
     if not isinstance(responses, dict):
         raise ProjectError(source, line_of(data, "responses"), "responses", "a mapping of response names")
@@ -147,15 +152,25 @@ def merge_domain_dict(domain: Domain, data: dict[str, Any], source: str) -> None
     domain._action_names = None
 
 
-def parse_slot(name: str, spec: Any, source: str, line: int) -> SlotDefinition:
-    """One slot definition from its YAML mapping."""
+def parse_slot(
+    name: str, spec: Any, source: str, line: int, problems: list[ProjectError] | None = None
+) -> SlotDefinition:
+    """One slot definition from its YAML mapping; an unknown type goes to ``problems`` when given, else raises."""
     if spec is None:
         spec = {}
     if not isinstance(spec, dict):
         raise ProjectError(source, line, f"slots.{name}", "a mapping with at least `type`")
     slot_type = str(spec.get("type", "text"))
     if slot_type not in SLOT_TYPES:
-        raise ProjectError(source, line_of(spec, "type", line), f"slots.{name}.type", f"one of {', '.join(SLOT_TYPES)}")
+        problem = ProjectError(
+            source,
+            line_of(spec, "type", line),
+            f"slots.{name}.type",
+            f"one of {', '.join(SLOT_TYPES)} (got {spec.get('type')!r})",
+        )
+        if problems is None:
+            raise problem
+        problems.append(problem)
     mappings = spec.get("mappings")
     if mappings is None:
         mappings = [{"type": "from_llm"}]

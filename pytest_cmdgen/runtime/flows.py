@@ -428,37 +428,6 @@ def load_flow_files(paths: list[Path]) -> list[Flow]:
     return flows
 
 
-def validate_flow_references(flows: FlowsList) -> None:
-    """Called and linked flows must exist; patterns cannot be called; called flows cannot link."""
-    for flow in flows:
-        for step in flow.steps:
-            target = step.call or step.link
-            if target is None:
-                continue
-            line = int(str(step.metadata.get("line_numbers", "0")).split("-")[0] or 0)
-            if target not in flows:
-                raise ProjectError(
-                    flow.file or "<flows>",
-                    line,
-                    f"flows.{flow.id}.{step.id}",
-                    f"an existing flow to {step.kind} (no flow {target!r})",
-                )
-            if step.kind == "call" and flows.get(target).is_pattern:  # type: ignore[union-attr]
-                raise ProjectError(
-                    flow.file or "<flows>",
-                    line,
-                    f"flows.{flow.id}.{step.id}",
-                    "a user flow to call (patterns cannot be called)",
-                )
-            if step.kind == "call" and flows.get(target).has_link_step:  # type: ignore[union-attr]
-                raise ProjectError(
-                    flow.file or "<flows>",
-                    line,
-                    f"flows.{flow.id}.{step.id}",
-                    f"a called flow without link steps ({target!r} links)",
-                )
-
-
 __all__ = [
     "CONTINUE_PREFIX",
     "END",

@@ -11,14 +11,9 @@ from pytest_cmdgen.runtime.config import ProjectConfig, load_config
 from pytest_cmdgen.runtime.domain import Domain, load_domain, merge_domain_dict
 from pytest_cmdgen.runtime.endpoints import Endpoints, load_endpoints
 from pytest_cmdgen.runtime.errors import ProjectError, load_project_yaml
-from pytest_cmdgen.runtime.flows import (
-    Flow,
-    FlowsList,
-    load_flow_files,
-    parse_flows_document,
-    validate_flow_references,
-)
+from pytest_cmdgen.runtime.flows import Flow, FlowsList, load_flow_files, parse_flows_document
 from pytest_cmdgen.runtime.slots import SlotDefinition
+from pytest_cmdgen.runtime.validation import ProjectWarning, validate_project
 from pytest_cmdgen.runtime.version_inference import infer_project_version
 from pytest_cmdgen.versions import UnknownVersionError, VersionProfile, profile_for
 from pytest_cmdgen.yamlio import line_of
@@ -37,6 +32,8 @@ class Project:
     endpoints: Endpoints
     profile: VersionProfile
     version_reason: str = "given"
+    warnings: tuple[ProjectWarning, ...] = ()
+    """What ``rasa data validate`` only warns about (:mod:`pytest_cmdgen.runtime.validation`)."""
 
     @classmethod
     def load(
@@ -49,13 +46,18 @@ class Project:
         config_path: str | Path | None = None,
         endpoints_path: str | Path | None = None,
     ) -> Project:
-        """Load a project directory; raises :class:`ProjectError` (``file:line: key: expected``) on bad input."""
+        """Load a project directory; raises :class:`ProjectError` (``file:line: key: expected``) on bad input.
+
+        A file that cannot be read stops loading there; once all are read, the project is validated like
+        ``rasa data validate`` and every error it finds is raised at once (``ProjectValidationError``).
+        """
         root = Path(root)
         if not root.is_dir():
             raise ProjectError(str(root), 0, "project", "a Rasa project directory (not found)")
         config = load_config(Path(config_path) if config_path else root / "config.yml")
         endpoints = load_endpoints(Path(endpoints_path) if endpoints_path else root / "endpoints.yml")
-        domain = load_domain(Path(domain_path) if domain_path else _default_domain_path(root))
+        problems: list[ProjectError] = []
+        domain = load_domain(Path(domain_path) if domain_path else _default_domain_path(root), problems)
         paths = [Path(p) for p in flow_paths] if flow_paths else [root / "data"]
         for path in paths:
             if not path.exists():
@@ -76,7 +78,8 @@ class Project:
             domain.slots.setdefault(name, SlotDefinition(name=name, type=slot_type, mappings=[{"type": "controlled"}]))
         user_ids = {f.id for f in user_flows}
         flows = FlowsList(user_flows + [f for f in pattern_flows if f.id not in user_ids])
-        validate_flow_references(flows)
+        report = validate_project(config, domain, flows, user_flows, problems)
+        report.raise_for_errors(root)
         _check_model_groups(config, endpoints)
         return cls(
             root=root,
@@ -86,6 +89,7 @@ class Project:
             endpoints=endpoints,
             profile=profile,
             version_reason=version_reason,
+            warnings=tuple(report.warnings),
         )
 
 
