@@ -7,6 +7,7 @@ The schema is Rasa's (reference §11.1, plus the 3.11–3.21 additions: ``bot_di
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +23,63 @@ _ACTOR_KEYS = ("user", "bot", "utter", "slot_was_set", "slot_was_not_set")
 _USER_EXTRA_KEYS = ("metadata", "assertions", "assertion_order_enabled")
 _NAME_RE = re.compile(r"^[a-zA-Z_]+[a-zA-Z0-9_-]*$")
 _HAS_TEST_CASES_RE = re.compile(r"^test_cases\s*:", re.MULTILINE)
+_TOP_LEVEL_KEY_RE = re.compile(r"""^["']?([A-Za-z][\w\- ]*?)["']?[ \t]*:(?:[ \t]|$)""", re.MULTILINE)
+_TOP_LEVEL_ITEM_KEY_RE = re.compile(r"""^-[ \t]+["']?([A-Za-z][\w\-]*)["']?[ \t]*:(?:[ \t]|$)""", re.MULTILINE)
+_OTHER_FILE_KEYS = frozenset(
+    # domain, flows, NLU and stories data
+    "intents entities slots responses actions forms session_config flows nlu stories rules "  # noqa: SIM905
+    # config.yml and endpoints.yml
+    "recipe language pipeline policies assistant_id action_endpoint nlg models model_groups tracker_store "
+    "event_broker lock_store vector_store "
+    # our own files: command scripts and annotations, the rephrase config
+    "conversations prompt_template llm".split()
+)
+"""Top-level keys of the other YAML files a Rasa project or a cmdgen run keeps next to its tests."""
 
 
 def looks_like_e2e_file(text: str) -> bool:
     """Cheap pre-check: does the text have a top-level ``test_cases:`` key?"""
     return bool(_HAS_TEST_CASES_RE.search(text))
+
+
+def _close_to(key: str, word: str) -> bool:
+    """Whether ``key`` is ``word`` give or take case, ``_``/``-``/spaces and a typo."""
+    normal = re.sub(r"[\s_\-]", "", key.lower())
+    return difflib.SequenceMatcher(None, normal, word).ratio() >= 0.85
+
+
+def is_misspelt_test_cases(key: str) -> bool:
+    """``test_case``, ``testcases``, ``Test-Cases``, ``test_caes``…: a top-level key meant as ``test_cases``."""
+    return key != "test_cases" and _close_to(key, "testcases")
+
+
+def resembles_e2e_file(text: str) -> bool:
+    """Text without a top-level ``test_cases:`` key that was still meant as an E2E test file: a misspelt
+    ``test_cases`` key, or a top-level list of test cases; never a file with a key of another known file
+    (a domain, flows, config, endpoints, a command script, a rephrase config), which is something else."""
+    text = text.lstrip("\ufeff")
+    keys = [match.group(1).strip() for match in _TOP_LEVEL_KEY_RE.finditer(text)]
+    if any(key in _OTHER_FILE_KEYS for key in keys):
+        return False
+    if any(is_misspelt_test_cases(key) for key in keys):
+        return True
+    first = next((line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
+    item_keys = [match.group(1) for match in _TOP_LEVEL_ITEM_KEY_RE.finditer(text)]
+    return first.startswith("-") and any(key == "steps" or _close_to(key, "testcase") for key in item_keys)
+
+
+def read_e2e_text(path: Path, shown: Path | None = None) -> str:
+    """The text of an E2E file; bytes that are not UTF-8 raise :class:`InputFileError` at their line and column
+    (``shown`` is the path the message names, default ``path``)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
+        mark = Mark(before.count(b"\n") + 1, column)
+        problem = f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8"
+        raise InputFileError(shown or path, mark, None, problem) from None
 
 
 def _type_name(value: Any) -> str:
@@ -98,7 +151,7 @@ class _Parser:
         except YamlSyntaxError as exc:
             raise InputFileError(self.path, exc.mark, None, exc.problem) from None
         if not isinstance(root, MarkedDict) or "test_cases" not in root:
-            raise self.fail(Mark(1, 1), "test_cases", "expected a top-level mapping with a 'test_cases' key")
+            raise self.not_an_e2e_file(root)
         self.check_keys(root, _TOP_LEVEL_KEYS, "an E2E test file")
         fixtures = self.parse_fixtures(root)
         metadata = self.parse_metadata(root)
@@ -124,6 +177,26 @@ class _Parser:
             metadata=metadata,
             stub_custom_actions=stubs,
         )
+
+    def not_an_e2e_file(self, root: Any) -> InputFileError:
+        """The error for a file without a top-level ``test_cases`` key, naming the near miss if there is one."""
+        if isinstance(root, MarkedList):
+            return self.fail(
+                root.mark,
+                "test_cases",
+                "expected a top-level mapping with a 'test_cases' key, got a list; put 'test_cases:' on a line "
+                "above the test cases and indent them under it",
+            )
+        if isinstance(root, MarkedDict):
+            for key in root:
+                if isinstance(key, str) and is_misspelt_test_cases(key):
+                    return self.fail(
+                        root.key_mark(key),
+                        key,
+                        "unknown top-level key; did you mean 'test_cases'? (an E2E test file has a top-level "
+                        "'test_cases:' key)",
+                    )
+        return self.fail(Mark(1, 1), "test_cases", "expected a top-level mapping with a 'test_cases' key")
 
     def parse_fixtures(self, root: MarkedDict) -> dict[str, m.Fixture]:
         if root.get("fixtures") is None:
@@ -451,8 +524,4 @@ def parse_e2e_text(text: str, path: Path) -> m.TestSuiteFile:
 
 def parse_e2e_file(path: Path) -> m.TestSuiteFile:
     """Read and parse an E2E test file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(path, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return parse_e2e_text(text, path)
+    return parse_e2e_text(read_e2e_text(path), path)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
-from pytest_cmdgen.e2e.parser import parse_e2e_text
+from pytest_cmdgen.e2e.parser import parse_e2e_text, read_e2e_text
 from pytest_cmdgen.errors import CmdgenInputError, describe_error
 from pytest_cmdgen.plugin.failures import E2EFailure, format_failure
 from pytest_cmdgen.plugin.stash import SETTINGS_KEY, role_of
@@ -23,14 +23,10 @@ class E2EFile(pytest.File):
     suite: TestSuiteFile
 
     def collect(self) -> Iterator[_TestCaseItem]:
-        """Parse the file; a bad file is a collection error for this file only, with file:line:column."""
+        """Parse the file; a bad file (or one meant as an E2E file that is not one) is a collection error for
+        this file only, with file:line:column."""
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            problem = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-            raise self.CollectError(f"{self._display_path}: {problem}") from None
-        try:
-            self.suite = parse_e2e_text(text, self._display_path)
+            self.suite = parse_e2e_text(read_e2e_text(self.path, self._display_path), self._display_path)
         except CmdgenInputError as exc:
             raise self.CollectError(str(exc)) from None
         settings = self.config.stash[SETTINGS_KEY]

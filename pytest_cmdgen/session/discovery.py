@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from pytest_cmdgen.e2e.parser import looks_like_e2e_file, parse_e2e_text
-from pytest_cmdgen.errors import CmdgenInputError
+from pytest_cmdgen.e2e.parser import looks_like_e2e_file, parse_e2e_text, read_e2e_text, resembles_e2e_file
 from pytest_cmdgen.session.config import SessionConfig
 from pytest_cmdgen.session.runner import CaseRef
 
@@ -14,13 +13,19 @@ YAML_SUFFIXES = (".yml", ".yaml")
 
 
 def is_e2e_file(path: Path) -> bool:
-    """True for a YAML file whose text has a top-level ``test_cases:`` key (malformed files included)."""
+    """True for a YAML file to collect as an E2E file: one whose text has a top-level ``test_cases:`` key
+    (malformed files included), and one that looks meant as one (a misspelt ``test_cases`` key, a top-level
+    list of test cases, bytes that are not UTF-8), so that parsing it reports the mistake with file:line.
+    Other YAML files (a domain, flows, config, a command script…) are not E2E files."""
     if path.suffix not in YAML_SUFFIXES:
         return False
     try:
-        return looks_like_e2e_file(path.read_text(encoding="utf-8", errors="replace"))
+        text = path.read_bytes().decode("utf-8")
     except OSError:
         return False
+    except UnicodeDecodeError:
+        return True
+    return looks_like_e2e_file(text) or resembles_e2e_file(text)
 
 
 def find_e2e_files(paths: Iterable[Path]) -> list[Path]:
@@ -44,17 +49,15 @@ def discover_cases(paths: Iterable[Path], config: SessionConfig, base: Path | No
     """Every test case of the E2E files under ``paths``, with pytest's ids (``<file from rootdir>::<name>``).
 
     ``base`` is the directory paths are shown relative to in messages (default: the current directory).
-    A file that does not parse raises its :class:`~pytest_cmdgen.errors.CmdgenInputError` (file:line).
+    A file that does not parse, or looks meant as an E2E file but is not one, raises its
+    :class:`~pytest_cmdgen.errors.CmdgenInputError` (file:line), as pytest reports it as a collection error.
     """
     base = base or Path.cwd()
     rephrase = config.prepare and config.num_rephrases > 0
     cases: list[CaseRef] = []
     for path in find_e2e_files(paths):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise CmdgenInputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from None
-        suite = parse_e2e_text(text, display_path(path, base))
+        shown = display_path(path, base)
+        suite = parse_e2e_text(read_e2e_text(path, shown), shown)
         file_id = config.shown(path)
         cases.extend(
             CaseRef(f"{file_id}::{case.name}", path, suite, case, rephrase=rephrase) for case in suite.test_cases
