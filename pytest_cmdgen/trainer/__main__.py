@@ -1,0 +1,9 @@
+"""``python -m pytest_cmdgen.trainer OUT_DIR ...`` (also under ``accelerate launch -m`` and ``torchrun -m``)."""
+
+from __future__ import annotations
+
+import sys
+
+from pytest_cmdgen.trainer.cli import main
+
+sys.exit(main())
