@@ -61,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainInterrupted as exc:
         print(f"cmdgen-train: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # the second Ctrl-C: no checkpoint for this step, the previous ones are kept
+        print("cmdgen-train: aborted; the checkpoints written so far are kept (resume with --resume)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except CmdgenError as exc:
         print(f"cmdgen-train: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -101,7 +101,7 @@ def _world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1") or 1)
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """No progress bars or info logs from datasets/transformers: our own display says what happens."""
     import datasets
     import transformers
@@ -218,7 +218,7 @@ def train(
 
         config = config.replace(bf16=bool(cuda and torch.cuda.is_bf16_supported()))
 
-    _quiet_libraries()
+    quiet_libraries()
     model, tokenizer = _load(backend, name, config, cuda)
     fmt = chat_format(tokenizer)
     for warning in fmt.warnings:
@@ -356,4 +356,12 @@ def _save_merged(
     return target
 
 
-__all__ = ["TrainResult", "config_for_run", "last_checkpoint", "model_dir_of", "resume_command", "train"]
+__all__ = [
+    "TrainResult",
+    "config_for_run",
+    "last_checkpoint",
+    "model_dir_of",
+    "quiet_libraries",
+    "resume_command",
+    "train",
+]
