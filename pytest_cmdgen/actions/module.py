@@ -39,8 +39,12 @@ from pytest_cmdgen.runtime.errors import ActionError
 
 
 def rasa_sdk_available() -> bool:
-    """True if ``rasa_sdk`` can be imported."""
-    return importlib.util.find_spec("rasa_sdk") is not None
+    """True if ``rasa_sdk`` can be imported (an installed but broken one counts as missing)."""
+    try:
+        import rasa_sdk  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # --- the event loop async executors run on ------------------------------------------------------------------

@@ -156,8 +156,8 @@ def _action_failure(test_case: m.TestCase, line: int, index: int, exc: ActionErr
                 line=line,
                 step_index=index,
                 expected="the custom action to run",
-                actual=str(exc),
-                message=f"custom action {exc.action_name!r} failed: {exc.reason}",
+                actual=exc.reason,
+                message=f"custom action {exc.action_name!r} failed",
             )
         ],
     )

@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from pytest_cmdgen.generator.grammar import parse_commands
 from pytest_cmdgen.generator.prompt import component_syntax
 from pytest_cmdgen.runtime.errors import CommandSourceError
 from pytest_cmdgen.runtime.interfaces import CommandPrediction, CommandRequest
+from pytest_cmdgen.yamlio import YamlSyntaxError, load_marked
 
 
 class ScriptError(CommandSourceError):
@@ -107,8 +106,7 @@ class CommandScript:
             path = Path(path)
             files = sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")) if path.is_dir() else [path]
             for file in files:
-                data = yaml.safe_load(file.read_text(encoding="utf-8"))
-                script.conversations.extend(cls.from_data(data, str(file)).conversations)
+                script.conversations.extend(cls.from_data(_read_yaml(file), str(file)).conversations)
         return script
 
     def find(self, test_id: str) -> ScriptedConversation | None:
@@ -127,6 +125,18 @@ class CommandScript:
         if len(same_name) == 1:
             return same_name[0]
         return None
+
+
+def _read_yaml(file: Path) -> Any:
+    """The script's YAML through the package's one bounded YAML 1.2 loader (:mod:`pytest_cmdgen.yamlio`)."""
+    try:
+        return load_marked(file.read_text(encoding="utf-8"), file)
+    except OSError as exc:
+        raise ScriptError(f"cannot read the command script: {exc.strerror or exc}", file=file) from None
+    except UnicodeDecodeError as exc:
+        raise ScriptError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=file) from None
+    except YamlSyntaxError as exc:
+        raise ScriptError(exc.problem, file=file, line=exc.mark.line if exc.mark else None) from None
 
 
 def _path_suffix_match(a: str, b: str) -> bool:

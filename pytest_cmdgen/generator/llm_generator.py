@@ -148,8 +148,16 @@ class LLMCommandGenerator:
         return build_prompt_state(request, self.settings, retriever=self.retriever, now=self.now)
 
     def render(self, request: CommandRequest) -> str:
-        """The exact prompt Rasa would send for ``request``."""
-        return render_prompt(self.build_state(request), self.template)
+        """The exact prompt Rasa would send for ``request``.
+
+        Raises :class:`CommandSourceError` when flow retrieval could not get its embeddings: the prompt
+        would not be Rasa's without them.
+        """
+        try:
+            state = self.build_state(request)
+        except LLMError as exc:
+            raise CommandSourceError(f"flow retrieval needs the embeddings model: {exc}") from exc
+        return render_prompt(state, self.template)
 
     # ------------------------------------------------------------------ CommandSource
     def predict(self, request: CommandRequest) -> CommandPrediction:

@@ -21,18 +21,30 @@ class E2EFailure(Exception):
         return f"{self.path}:{self.line}: expected {self.expected}; {self.actual}"
 
 
+MAX_SHOWN = 400
+"""Characters of one value a failure report shows; longer ones are cut, saying how long they were."""
+
+
+def shorten(text: str, where: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` if short, else its start, its length and where the whole of it is."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters; the whole text is in {where})"
+
+
 def format_failure(failure: E2EFailure) -> str:
     """Render an E2E failure: the failing step's YAML line, expected vs actual, then the transcript."""
+    where = f"{failure.path}:{failure.line}"
     lines = [
-        f"E2E test case {failure.test_name!r} failed at {failure.path}:{failure.line}",
-        f"  expected: {failure.expected}",
-        f"  actual:   {failure.actual}",
+        f"E2E test case {failure.test_name!r} failed at {where}",
+        f"  expected: {shorten(failure.expected, where)}",
+        f"  actual:   {shorten(failure.actual, where)}",
     ]
     if failure.transcript:
         lines.append("")
         lines.append("conversation (- expected, + actual):")
-        lines.extend(f"  {line}" for line in failure.transcript)
+        lines.extend(f"  {shorten(line, failure.path.as_posix())}" for line in failure.transcript)
     return "\n".join(lines)
 
 
-__all__ = ["E2EFailure", "format_failure"]
+__all__ = ["MAX_SHOWN", "E2EFailure", "format_failure", "shorten"]

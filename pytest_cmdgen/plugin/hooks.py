@@ -37,12 +37,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             continue
         if spec.kind == "flag":
             group.addoption(spec.flag, action="store_true", dest=spec.dest, default=None, help=spec.help)
-        elif spec.kind == "choice":
-            group.addoption(
-                spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=spec.help, choices=spec.choices
-            )
+        elif spec.kind == "choice":  # no metavar: --help then lists the choices, {a,b,c}
+            group.addoption(spec.flag, dest=spec.dest, default=None, help=spec.help, choices=spec.choices)
         else:
             group.addoption(spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=spec.help)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Make ``--cmdgen-x PATH`` and ``--cmdgen-x=PATH`` give the same rootdir.
+
+    pytest picks the rootdir from the command line's paths before it loads plugins, so it takes the value of
+    a plugin's option written as a separate word (``--cmdgen-command-script /elsewhere/x.yml``) for a test
+    path, and the rootdir (and with it every node id) moves. Now that our options are known, work the
+    rootdir out again from the real test paths, as pytest would have, unless ``--rootdir`` or ``-c`` fixed it.
+    """
+    namespace = early_config.known_args_namespace
+    if namespace.rootdir or namespace.inifilename or not hasattr(early_config, "_rootpath"):
+        return
+    from _pytest.config.findpaths import determine_setup
+
+    rootpath, inipath, inicfg, ignored = determine_setup(
+        inifile=None,
+        override_ini=namespace.override_ini,
+        args=namespace.file_or_dir,
+        rootdir_cmd_arg=None,
+        invocation_dir=early_config.invocation_params.dir,
+    )
+    if rootpath == early_config.rootpath:
+        return
+    derived_confcutdir = str(early_config.inipath.parent if early_config.inipath else early_config.rootpath)
+    early_config._rootpath, early_config._inipath = rootpath, inipath
+    early_config._inicfg, early_config._ignored_config_files = inicfg, ignored
+    early_config._inicache.clear()
+    parser.extra_info["rootdir"], parser.extra_info["inifile"] = str(rootpath), str(inipath)
+    if namespace.confcutdir == derived_confcutdir:  # pytest derived it from the wrong rootdir too
+        namespace.confcutdir = str(inipath.parent if inipath else rootpath)
 
 
 def settings_from_config(config: pytest.Config) -> CmdgenSettings:
@@ -83,6 +113,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _check_settings(settings: CmdgenSettings) -> None:
     """What can be checked before anything runs is a usage error with one line, as Rasa checks it first."""
+    if not settings.assistant.is_dir():
+        raise pytest.UsageError(f"--cmdgen-assistant / cmdgen_assistant: no such directory: {settings.assistant}")
+    if settings.command_script is not None:
+        _check_command_script(settings.command_script)
     if settings.prepare and settings.rephrase_config is not None:
         _check_rephrase_config(settings.rephrase_config)
     if settings.hf_dataset and not _installed("datasets"):
@@ -114,6 +148,18 @@ def _e2e_roots(config: pytest.Config, settings: CmdgenSettings) -> tuple[Path, .
     return tuple(settings.e2e_paths)
 
 
+def _check_command_script(path: Path) -> None:
+    from pytest_cmdgen.e2e.scripted_commands import CommandScript
+    from pytest_cmdgen.errors import CmdgenError
+
+    if not path.exists():
+        raise pytest.UsageError(f"--cmdgen-command-script: no such file or directory: {path}")
+    try:
+        CommandScript.load(path)
+    except CmdgenError as exc:
+        raise pytest.UsageError(f"--cmdgen-command-script: {exc}") from None
+
+
 def _check_rephrase_config(path: Path) -> None:
     from pytest_cmdgen.errors import CmdgenInputError
     from pytest_cmdgen.recipe.rephrase import load_rephrase_config
@@ -140,8 +186,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     from pytest_cmdgen.errors import CmdgenInputError
 
     settings = config.stash[SETTINGS_KEY]
+    engine = role_of(config).runner.engine
     try:
-        project = role_of(config).runner.engine.project()
+        project = engine.project()
     except CmdgenInputError as exc:
         return [f"cmdgen: {exc}"]
     source = (
@@ -155,6 +202,11 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         f"commands from {source}{mode}"
     ]
     lines += [f"cmdgen: warning: {warning}" for warning in project.warnings]  # what Rasa only warns about
+    try:
+        still_needed = engine.llm_still_needed()
+    except CmdgenInputError as exc:
+        return [*lines, f"cmdgen: {exc}"]
+    lines += [f"cmdgen: an LLM is still called: {need}" for need in still_needed]
     return lines
 
 
@@ -178,15 +230,22 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return E2EFile.from_parent(parent, path=file_path)
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
     """Start the selected test cases in the background so their LLM calls overlap (an xdist worker gets its
-    items a file at a time and starts them per file, see ``Worker.before_item``)."""
+    items a file at a time and starts them per file, see ``Worker.before_item``).
+
+    Here rather than at collection end: pytest reaches the test loop only when it will run the items, so a
+    collection error elsewhere, a bad ``-k`` or ``--collect-only`` starts no LLM work.
+    """
     items_module = sys.modules.get("pytest_cmdgen.plugin.items")  # imported only once an E2E file was collected
     role = role_of(session.config)
     if items_module is None or not role.runs_items or hasattr(session.config, "workerinput"):
         return
     if session.config.option.collectonly:
         return
+    if session.testsfailed and not session.config.option.continue_on_collection_errors:
+        return  # pytest stops right after this hook: collection failed
     ours = [item for item in session.items if isinstance(item, items_module.E2EItem | items_module.RephraseItem)]
     if ours:
         role.start(ours)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.plugin.coverage_summary import render_coverage, render_gate_failures
+from pytest_cmdgen.plugin.roles import concurrency_share
 
 if TYPE_CHECKING:
     from pytest_cmdgen.llm.usage import PurposeUsage
@@ -46,7 +47,12 @@ def summary_rows(role: Role) -> list[tuple[str, str]]:
             (
                 "paraphrases",
                 f"{stats['num_passing_rephrased_user_messages']} kept, "
-                f"{stats['num_failing_rephrased_user_messages']} rejected",
+                f"{stats['num_failing_rephrased_user_messages']} rejected"
+                + (
+                    f", {stats['num_unvalidated_rephrased_user_messages']} not validated (the call failed)"
+                    if stats["num_unvalidated_rephrased_user_messages"]
+                    else ""
+                ),
             ),
             ("data points", f"{stats['num_train_data_points']} train, {stats['num_val_data_points']} val"),
         ]
@@ -67,6 +73,10 @@ def summary_rows(role: Role) -> list[tuple[str, str]]:
                 f"{total.total_tokens:,} tokens; {cost_text}",
             )
         )
+        workers = role.worker_count
+        in_flight = sum(concurrency_share(role.settings.concurrency, workers, i) for i in range(workers))
+        across = f", split across {workers} workers" if workers > 1 else ""
+        rows.append(("concurrency", f"at most {in_flight} LLM calls in flight{across}"))
     rows.append(("wall time", f"{time.monotonic() - role.started:.1f} s"))
     if context is not None and context.written is not None:
         rows.append(("output", str(context.written)))
@@ -77,8 +87,11 @@ def render_summary(role: Role, terminalreporter: Any, verbosity: int) -> None:
     """Write the summary section; with ``-q`` only errors and failed gates; with ``-v`` the rejected
     paraphrases too; then the coverage section."""
     results = role.runner.results
-    for error in role.context.errors if role.context is not None else ():
+    context = role.context
+    for error in context.errors if context is not None else ():
         terminalreporter.write_line(f"cmdgen: {error}", red=True)
+    for note in context.notes if context is not None else ():
+        terminalreporter.write_line(f"cmdgen: {note}", yellow=True)
     render_gate_failures(role.context, terminalreporter)
     if verbosity < 0 or not results.ran_tests:
         return

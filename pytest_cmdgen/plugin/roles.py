@@ -12,20 +12,23 @@ outcomes and decides what happens at the end.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
+from pytest_cmdgen.errors import CmdgenError
 from pytest_cmdgen.plugin.failures import E2EFailure
 from pytest_cmdgen.plugin.options import CmdgenSettings
 
 if TYPE_CHECKING:
     from pytest_cmdgen.coverage import CoverageReport, CustomGate
     from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
-    from pytest_cmdgen.session import CaseRef, PipelineContext, SessionRunner
+    from pytest_cmdgen.session import CaseRef, PipelineContext, SessionConfig, SessionRunner
 
 WORKER_OUTPUT_KEY = "cmdgen"
 """The key of a worker's results in ``workeroutput``."""
@@ -73,6 +76,12 @@ class Role:
         self._runner: SessionRunner | None = None
 
     @property
+    def worker_count(self) -> int:
+        """How many processes run items: the xdist workers (``-n N``), else this one."""
+        workers = getattr(self.config.option, "numprocesses", None)
+        return workers if isinstance(workers, int) and workers > 0 and not self.runs_items else 1
+
+    @property
     def active(self) -> bool:
         """True once this process did any cmdgen work (the plugin stays inert otherwise)."""
         return self._runner is not None
@@ -85,7 +94,7 @@ class Role:
 
             hook = self.config.hook
             self._runner = SessionRunner(
-                self.settings.session_config(),
+                self.session_config(),
                 command_source_factory=lambda project: hook.pytest_cmdgen_command_source(
                     config=self.config, project=project
                 ),
@@ -94,6 +103,10 @@ class Role:
                 ),
             )
         return self._runner
+
+    def session_config(self) -> SessionConfig:
+        """The library's configuration for this process."""
+        return self.settings.session_config()
 
     # --- items ----------------------------------------------------------------------------------------
 
@@ -111,10 +124,11 @@ class Role:
     def run_item(self, item: CaseItem) -> None:
         """Run one test case; raise ``E2EFailure`` if it fails, skip it if it cannot be judged here."""
         self.before_item(item)
-        outcome = self.runner.run_test(item.case_ref())
+        with self._stop_on_interrupt():
+            outcome = self.runner.run_test(item.case_ref())
         result = outcome.run.result
         if result.skipped:
-            pytest.skip(result.reason or "cannot be judged here")
+            _skip_here(result.reason or "cannot be judged here")
         if result.passed:
             return
         first = result.first_failure
@@ -128,10 +142,27 @@ class Role:
     def run_rephrase_item(self, item: RephraseCaseItem) -> tuple[int, int]:
         """Rephrase and validate one user turn's paraphrases; returns (kept, asked)."""
         self.before_item(item)
-        turn = self.runner.rephrase_turn(item.case_ref(), item.step_line, item.nodeid)
+        with self._stop_on_interrupt():
+            turn = self.runner.rephrase_turn(item.case_ref(), item.step_line, item.nodeid)
         if turn.not_rephrased:
-            pytest.skip(turn.not_rephrased)
+            _skip_here(turn.not_rephrased)
+        if turn.unvalidated:
+            raise CmdgenError(
+                f"{len(turn.unvalidated)} of {turn.asked} paraphrases could not be validated "
+                f"({turn.kept} kept): {'; '.join(turn.unvalidated)}",
+                hint="the next run asks again for these only; the rest are cached",
+            )
         return turn.kept, turn.asked
+
+    @contextlib.contextmanager
+    def _stop_on_interrupt(self) -> Iterator[None]:
+        """On Ctrl-C while waiting for a conversation, stop every LLM call at once: pytest still takes a
+        while (formatting the interrupted traceback) before the session ends."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.runner.finish_process()
+            raise
 
     # --- session end ----------------------------------------------------------------------------------
 
@@ -143,7 +174,13 @@ class Role:
         from pytest_cmdgen.session import PipelineContext, default_pipeline
 
         runner = self.runner
-        context = PipelineContext(self.settings.session_config(), runner.results, runner.engine, worker_payloads)
+        context = PipelineContext(
+            self.session_config(),
+            runner.results,
+            runner.engine,
+            worker_payloads,
+            interrupted=session.exitstatus == pytest.ExitCode.INTERRUPTED,
+        )
         context.extra_gates.extend(user_gates(self.config))
         self.context = default_pipeline().run(context)
         if self.context.errors and session.exitstatus == pytest.ExitCode.OK:
@@ -158,13 +195,11 @@ class Central(Role):
     """No xdist: run the items, then the pipeline."""
 
     def finish(self, session: pytest.Session) -> None:
-        """Run the end-of-session pipeline, then stop the engine."""
+        """Stop the engine (no LLM call after the last test), then run the end-of-session pipeline."""
         if not self.active:
             return
-        try:
-            self._run_pipeline(session, [])
-        finally:
-            self.runner.finish_process()
+        self.runner.finish_process()
+        self._run_pipeline(session, [])
 
 
 class Worker(Role):
@@ -173,6 +208,13 @@ class Worker(Role):
     def __init__(self, config: pytest.Config, settings: CmdgenSettings) -> None:
         super().__init__(config, settings)
         self._started_files: set[pytest.Collector | None] = set()
+
+    def session_config(self) -> SessionConfig:
+        """The library's configuration, with this worker's share of the session's LLM concurrency."""
+        workerinput = self.config.workerinput  # type: ignore[attr-defined]
+        index, count = int(workerinput["workerid"].lstrip("gw") or 0), int(workerinput["workercount"])
+        share = concurrency_share(self.settings.concurrency, count, index)
+        return replace(super().session_config(), concurrency=share)
 
     def before_item(self, item: CaseItem) -> None:
         """When preparing data, start every test case of the item's file when its first item runs: the file
@@ -210,10 +252,21 @@ class Controller(Role):
         """Merge the workers' results and run the rest of the pipeline."""
         if not self.worker_payloads and not self.active:
             return
-        try:
-            self._run_pipeline(session, self.worker_payloads)
-        finally:
-            self.runner.finish_process()
+        self.runner.finish_process()
+        self._run_pipeline(session, self.worker_payloads)
+
+
+def concurrency_share(concurrency: int, workers: int, index: int) -> int:
+    """Worker ``index``'s share of the session's LLM concurrency: the shares add up to ``concurrency``
+    (each worker gets at least one call in flight, so with more workers than calls the total is
+    ``workers``)."""
+    base, extra = divmod(concurrency, workers)
+    return max(1, base + (1 if index < extra else 0))
+
+
+def _skip_here(reason: str) -> None:
+    """Skip the running item with the location of its YAML line (its ``reportinfo``), not this module's."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)
 
 
 def user_gates(config: pytest.Config) -> list[CustomGate]:

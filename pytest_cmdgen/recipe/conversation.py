@@ -64,7 +64,8 @@ class AnnotatedStep:
         turn_index: position of this message among the user messages that were sent (0-based); it is the
             message's position among the ``USER:`` lines of later prompts.
         passing_rephrasings: paraphrases that reproduced ``commands`` (module 2).
-        failing_rephrasings: paraphrases that did not, with the differing commands.
+        failing_rephrasings: paraphrases that did not, with the differing commands, and those whose
+            validation call failed (with its ``error``).
     """
 
     user: str
@@ -75,6 +76,16 @@ class AnnotatedStep:
     turn_index: int
     passing_rephrasings: tuple[str, ...] = ()
     failing_rephrasings: tuple[FailedRephrasing, ...] = ()
+
+    @property
+    def rejected_rephrasings(self) -> tuple[FailedRephrasing, ...]:
+        """Paraphrases the command LLM answered with other commands."""
+        return tuple(f for f in self.failing_rephrasings if f.error is None)
+
+    @property
+    def unvalidated_rephrasings(self) -> tuple[FailedRephrasing, ...]:
+        """Paraphrases whose validation call failed (no verdict; the next run asks again)."""
+        return tuple(f for f in self.failing_rephrasings if f.error is not None)
 
 
 @dataclass(frozen=True)

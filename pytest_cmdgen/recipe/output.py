@@ -80,8 +80,9 @@ SUMMARY_KEYS = (
     "num_ft_data_points",
     "num_train_data_points",
     "num_val_data_points",
+    "num_unvalidated_rephrased_user_messages",
 )
-"""``result_summary.yaml`` keys in Rasa's order (§2.2)."""
+"""``result_summary.yaml`` keys in Rasa's order (§2.2), then ours: paraphrases whose validation call failed."""
 
 _SECRET_KEY_RE = re.compile(
     r"(?i)(api[_-]?key|secret|password|passwd|credential|authorization|bearer|(^|[_-])token$|access[_-]?token|"
@@ -122,10 +123,11 @@ def result_summary(output: RecipeOutput) -> dict[str, int]:
         "num_user_messages_across_conversations": sum(1 for s in steps if s.user),
         "num_user_messages_to_rephrase_across_conversations": sum(1 for s in steps if s.rephrase),
         "num_passing_rephrased_user_messages": sum(len(s.passing_rephrasings) for s in steps),
-        "num_failing_rephrased_user_messages": sum(len(s.failing_rephrasings) for s in steps),
+        "num_failing_rephrased_user_messages": sum(len(s.rejected_rephrasings) for s in steps),
         "num_ft_data_points": len(output.data_points),
         "num_train_data_points": len(output.split.train_points),
         "num_val_data_points": len(output.split.validation_points),
+        "num_unvalidated_rephrased_user_messages": sum(len(s.unvalidated_rephrasings) for s in steps),
     }
     return {key: values[key] for key in SUMMARY_KEYS}
 

@@ -409,8 +409,9 @@ def validate_rephrasings(
     """Validate paraphrases (one list per annotated step) and return the conversation with the verdicts.
 
     Every validation call is submitted first, then the answers are collected in order, so a completer
-    returning futures runs them concurrently. A call that fails raises :class:`RephraseError` once every
-    answer has been collected.
+    returning futures runs them concurrently. A paraphrase whose validation call failed is kept among the
+    step's failing paraphrases with its ``error`` (not counted as rejected, and asked again by the next run,
+    since a failed call is not cached); every other paraphrase keeps its verdict.
     """
     steps = conversation.annotated_steps
     if len(candidates) != len(steps):
@@ -424,14 +425,13 @@ def validate_rephrasings(
             except Exception as exc:  # noqa: BLE001 - reported once all answers are in
                 pending.append((index, text, exc))
     outcomes: list[list[ValidationOutcome]] = [[] for _ in steps]
-    errors: list[str] = []
     for index, text, handle in pending:
         try:
             if isinstance(handle, Exception):
                 raise handle
             answer = _text_of(handle)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"{text!r}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - any failed call: this paraphrase only
+            outcomes[index].append(ValidationOutcome(text, False, FailedRephrasing(text=text, error=str(exc))))
             continue
         predicted = parse(answer)
         missing, unexpected = compare_commands(steps[index].commands, predicted)
@@ -440,8 +440,6 @@ def validate_rephrasings(
         else:
             failure = FailedRephrasing(text=text, missing=missing, unexpected=unexpected, answer=answer)
             outcomes[index].append(ValidationOutcome(text, False, failure))
-    if errors:
-        raise RephraseError(f"{conversation.test_id}: {len(errors)} validation call(s) failed: {'; '.join(errors[:3])}")
     new_steps = [
         replace(
             step,

@@ -71,6 +71,7 @@ class Engine:
         self._pool: ThreadPoolExecutor | None = None
         self._outcomes: dict[str, Future[TestOutcome]] = {}
         self._rephrased: dict[str, Future[Conversation]] = {}
+        self._closed = False
 
     # --- shared, lazily built parts -------------------------------------------------------------------
 
@@ -92,6 +93,7 @@ class Engine:
     def service(self) -> LLMService:
         """The session's one LLM service: bounded concurrency, retries, record/replay cache."""
         with self._lock:
+            self._check_open()
             if self._service is None:
                 from pytest_cmdgen.llm import LLMService, ResponseCache, RetryPolicy
 
@@ -147,20 +149,56 @@ class Engine:
                 self._rephrase_config = load_rephrase_config(path, self.project().profile.version)
             return self._rephrase_config
 
+    def _check_open(self) -> None:
+        if self._closed:
+            from pytest_cmdgen.llm import ServiceClosedError
+
+            raise ServiceClosedError("the session is over: no new conversation or LLM call is started")
+
     def _pool_executor(self) -> ThreadPoolExecutor:
         with self._lock:
+            self._check_open()
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="cmdgen-conversation")
             return self._pool
 
     # --- running test cases ---------------------------------------------------------------------------
 
-    def serializer(self) -> Callable[[Sequence[Command]], str]:
-        """Commands → the completion text in the project's generator syntax (for data points and reports)."""
-        from pytest_cmdgen.generator.grammar import serialize_commands
+    def llm_still_needed(self) -> list[str]:
+        """In a command-script run, what still calls an LLM, each with how to turn it off ([] for nothing).
 
-        generator = self.generator()
-        return lambda commands: serialize_commands(list(commands), generator.syntax, generator.rasa_version)
+        Commands come from the script and responses are never rephrased in such a run; preparing data may
+        still need the flow-retrieval embeddings (to render Rasa's prompt) and the rephraser.
+        """
+        if self.settings.command_script is None or not self.settings.prepare:
+            return []
+        needs = []
+        retriever = self.generator().retriever
+        if retriever is not None:
+            component = self.project().config.generator
+            where = f"{self.project().config.path or 'config.yml'}:{component.line if component else 0}"
+            needs.append(
+                f"the dataset's prompts need the embeddings model {retriever.config.model_label!r} for flow "
+                f"retrieval (turn it off with flow_retrieval: active: false in {where})"
+            )
+        if self.settings.num_rephrases > 0:
+            needs.append(
+                "paraphrases need the rephraser and the command LLM (turn them off with --cmdgen-num-rephrases 0)"
+            )
+        return needs
+
+    def serializer(self) -> Callable[[Sequence[Command]], str]:
+        """Commands → the completion text in the project's generator syntax (for data points and reports).
+
+        Read from the project's config alone, so it works after the engine (and its LLM service) closed.
+        """
+        from pytest_cmdgen.generator.grammar import serialize_commands
+        from pytest_cmdgen.generator.prompt import component_syntax
+
+        project = self.project()
+        syntax = component_syntax(project.config.generator.name if project.config.generator else None)
+        version = project.profile.version
+        return lambda commands: serialize_commands(list(commands), syntax, version)
 
     def command_source(self, test_id: str) -> Any:
         """The user's source if one was given, else the command script, else the LLM command generator."""
@@ -273,11 +311,17 @@ class Engine:
             return self._service.meter.snapshot() if self._service is not None else None
 
     def close(self) -> None:
-        """Stop the pool and the LLM service."""
+        """Stop the LLM service, then the conversations: after this no new LLM call is made.
+
+        The service goes first, so conversations still running (an interrupted or stopped session) fail at
+        their next call instead of paying for calls whose results nobody will read; answers already
+        received are in the cache.
+        """
         with self._lock:
+            self._closed = True
             pool, self._pool = self._pool, None
             service, self._service = self._service, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
         if service is not None:
             service.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

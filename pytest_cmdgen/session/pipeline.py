@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import yaml
+
 from pytest_cmdgen.coverage.gates import CustomGate, GateResult, GateSettings, evaluate_gates
 from pytest_cmdgen.coverage.output import CoverageFiles, record_gates, write_coverage
 from pytest_cmdgen.coverage.record import TestCoverage
 from pytest_cmdgen.coverage.report import CoverageReport, build_report
 from pytest_cmdgen.errors import CmdgenError
 from pytest_cmdgen.recipe.datapoints import build_all_data_points
-from pytest_cmdgen.recipe.output import RecipeOutput, make_params, write_output
+from pytest_cmdgen.recipe.output import SUMMARY_FILE, RecipeOutput, make_params, write_output
 from pytest_cmdgen.recipe.split import split_data_points
 from pytest_cmdgen.recipe.transport import conversation_from_dict
 from pytest_cmdgen.session.config import SessionConfig
@@ -44,8 +46,12 @@ class PipelineContext:
     """The datasets' content, once :class:`WriteDatasets` built it."""
     written: Path | None = None
     """The output directory, once written."""
+    interrupted: bool = False
+    """The session was interrupted (Ctrl-C, SIGTERM): nothing is written over previous outputs."""
     errors: list[str] = field(default_factory=list)
     """One line per step that failed; a failed step fails the session."""
+    notes: list[str] = field(default_factory=list)
+    """Lines the user should read in the summary (an interrupted session, a dataset that shrank, ...)."""
     steps_run: list[str] = field(default_factory=list)
     """The names of the steps that ran, in order."""
     extra_gates: list[CustomGate] = field(default_factory=list)
@@ -89,14 +95,32 @@ class WriteDatasets:
     def run(self, context: PipelineContext) -> None:
         """Build data points, split them, and write the output directory atomically."""
         config = context.config
-        if not config.prepare or not context.results.ran_tests:
+        if not config.prepare:
+            return
+        if context.interrupted:
+            context.notes.append(
+                f"interrupted: nothing was written over {config.shown(config.out)}; the LLM answers received so far "
+                f"are kept in the cache ({config.shown(config.cache_dir)}), so the next run does not pay for them again"
+            )
+            return
+        if not context.results.ran_tests:
             return  # --collect-only, everything deselected: the previous output stays as it was
 
         engine = context.engine
         stored = context.results.conversations
         conversations = [conversation_from_dict(stored[test_id]) for test_id in sorted(stored)]
+        previous = previous_data_points(config.out)
+        if not conversations:  # the project may be broken: do not ask the engine for anything
+            raise _no_data_point(context, previous)
         serialize = engine.serializer()
         points = build_all_data_points(conversations, serialize)
+        if not points:
+            raise _no_data_point(context, previous)
+        if previous is not None and len(points) < previous / 2:
+            context.notes.append(
+                f"the new dataset has {len(points)} data points; the one it replaced in {config.shown(config.out)} "
+                f"had {previous}"
+            )
         split = split_data_points(points, config.train_frac, config.seed)
         params = make_params(
             num_rephrases=config.num_rephrases,
@@ -120,10 +144,31 @@ class WriteDatasets:
         )
         try:
             context.written = write_output(
-                config.out, context.output, serialize, config.output_format, hf_dataset=config.hf_dataset
+                config.out,
+                context.output,
+                serialize,
+                config.output_format,
+                hf_dataset=config.hf_dataset,
             )
         except OSError as exc:
             raise CmdgenError(f"could not write {config.out}: {exc}") from None
+
+
+def previous_data_points(out: Path) -> int | None:
+    """How many data points the dataset already in ``out`` has (its ``result_summary.yaml``), if any."""
+    try:
+        summary = yaml.safe_load((out / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    count = summary.get("num_ft_data_points") if isinstance(summary, dict) else None
+    return count if isinstance(count, int) else None
+
+
+def _no_data_point(context: PipelineContext, previous: int | None) -> CmdgenError:
+    config, tests = context.config, context.results.tests
+    kept = f"the previous dataset in {config.shown(config.out)} was kept" if previous else "nothing was written"
+    ran = f"{tests['passed']} tests passed, {tests['failed']} failed, {tests['skipped']} skipped"
+    return CmdgenError(f"no data point came out of this run ({ran}): {kept}", hint="see the failures above")
 
 
 class ReportCoverage:
@@ -135,8 +180,8 @@ class ReportCoverage:
     def run(self, context: PipelineContext) -> None:
         """Flow coverage and command histograms per outcome, with the train/val histograms of a prepare run."""
         config = context.config
-        if not config.coverage_enabled or not context.results.ran_tests:
-            return
+        if not config.coverage_enabled or not context.results.ran_tests or context.interrupted:
+            return  # an interrupted session writes nothing over the previous output
         project = context.engine.project()
         root = Path(project.root).resolve()
 

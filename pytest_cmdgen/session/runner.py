@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_cmdgen.coverage.record import record_test
+from pytest_cmdgen.errors import CmdgenError
 from pytest_cmdgen.recipe.conversation import AnnotatedStep
 from pytest_cmdgen.recipe.transport import conversation_to_dict
 from pytest_cmdgen.session.config import SessionConfig
@@ -47,6 +48,8 @@ class TurnRephrasing:
     asked: int = 0
     not_rephrased: str | None = None
     """Why the turn was not rephrased (the test failed, the turn did not reach the LLM, ...), else None."""
+    unvalidated: tuple[str, ...] = ()
+    """The paraphrases whose validation call failed, each with its error (kept out of the dataset)."""
 
 
 class SessionRunner:
@@ -61,6 +64,7 @@ class SessionRunner:
     ) -> None:
         self.config = config
         self.results = SessionResults()
+        self._finished = False
         self.engine = Engine(
             config, command_source_factory=command_source_factory, action_runner_factory=action_runner_factory
         )
@@ -97,8 +101,11 @@ class SessionRunner:
 
         ``label`` names the turn in the rejected-paraphrase lines (the pytest node id, for instance).
         """
-        outcome = self.engine.outcome(case.test_id, case.suite, case.test_case)
-        if not outcome.run.passed:
+        try:
+            outcome = self.engine.outcome(case.test_id, case.suite, case.test_case)
+        except CmdgenError:  # reported once, on the test case itself
+            outcome = None
+        if outcome is None or not outcome.run.passed:
             return TurnRephrasing(not_rephrased="the test case did not pass: nothing to rephrase")
         step = annotated_step_at(outcome.conversation, step_line)
         if step is None:
@@ -113,10 +120,14 @@ class SessionRunner:
         rephrased = annotated_step_at(conversation, step_line)
         assert rephrased is not None
         serialize = self.engine.serializer()
-        for failure in rephrased.failing_rephrasings:
+        for failure in rephrased.rejected_rephrasings:
             self.results.rejections.append(f"{label}: {failure.text!r} gave {describe_difference(failure, serialize)}")
         kept = len(rephrased.passing_rephrasings)
-        return TurnRephrasing(kept=kept, asked=kept + len(rephrased.failing_rephrasings))
+        return TurnRephrasing(
+            kept=kept,
+            asked=kept + len(rephrased.failing_rephrasings),
+            unvalidated=tuple(f"{f.text!r}: {f.error}" for f in rephrased.unvalidated_rephrasings),
+        )
 
     def rephrase_case(self, case: CaseRef) -> list[TurnRephrasing]:
         """Rephrase every user turn of a test case (what its pytest sub-items do one turn each)."""
@@ -130,7 +141,11 @@ class SessionRunner:
             self.results.conversations[test_id] = conversation_to_dict(conversation)
 
     def finish_process(self) -> None:
-        """Add this process's LLM usage to the results and stop the engine."""
+        """Add this process's LLM usage to the results and stop the engine (once): no LLM call is made after
+        this, also by conversations still running in an interrupted session."""
+        if self._finished:
+            return
+        self._finished = True
         usage = self.engine.usage_snapshot()
         if usage is not None:
             self.results.usage.append(usage)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from http.server import ThreadingHTTPServer
+from typing import Any
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
@@ -15,6 +17,12 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (killed, timed out) is no error of the server's; anything else is."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 __all__ = ["LoopbackHTTPServer"]

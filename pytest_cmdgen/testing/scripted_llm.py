@@ -47,8 +47,10 @@ from pytest_cmdgen.testing.scripted_answers import (
     parse_rephrase_prompt,
 )
 
-#: Fault kinds for :meth:`ScriptedLLMServer.inject_faults`.
-FAULT_KINDS = ("429", "500", "timeout", "disconnect", "html", "not_json", "empty_choices", "null_content")
+MALFORMED_KINDS = ("html", "not_json", "empty_choices", "null_content")
+"""The faults that are a 200 answer which is no usable completion."""
+
+FAULT_KINDS = ("429", "500", "timeout", "disconnect", *MALFORMED_KINDS)
 """What :meth:`ScriptedLLMServer.inject_faults` can make a request get: an HTTP error, a hang, a dropped
 connection, or a malformed 200 answer (an HTML page, a body that is not JSON, ``choices: []``, a message
 whose ``content`` is null)."""
@@ -95,6 +97,8 @@ class FaultRates:
     rate_429: float = 0.0
     rate_500: float = 0.0
     rate_timeout: float = 0.0
+    rate_malformed: float = 0.0
+    """A 200 answer that is no completion: an HTML page, a cut-off body, no choices or null content."""
 
 
 def _prompt_of(body: Any) -> str:
@@ -108,6 +112,13 @@ def _prompt_of(body: Any) -> str:
                 return "".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
             return str(content)
     return ""
+
+
+def _predicate(match: Matcher) -> Callable[[str], bool]:
+    if callable(match):
+        return match
+    pattern = re.compile(match) if isinstance(match, str) else match
+    return lambda prompt: pattern.search(prompt) is not None
 
 
 def count_tokens(text: str) -> int:
@@ -209,6 +220,7 @@ class ScriptedLLMServer:
         self.rejected_over_capacity = 0
         self._active = 0
         self._rules: list[Rule] = []
+        self._fault_rules: list[Rule] = []
         self._faults: collections.deque[str] = collections.deque()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -279,20 +291,28 @@ class ScriptedLLMServer:
 
         Rules are tried in the order added, before anything else; ``times`` limits how often a rule fires.
         """
-        if callable(match):
-            predicate = match
-        else:
-            pattern = re.compile(match) if isinstance(match, str) else match
-            predicate = lambda prompt: pattern.search(prompt) is not None  # noqa: E731
-        rule = Rule(predicate, answer, times)
+        rule = Rule(_predicate(match), answer, times)
         with self._lock:
             self._rules.append(rule)
         return rule
 
+    def add_fault_rule(self, match: Matcher, kind: str = "500", *, times: int | None = None) -> Rule:
+        """Answer chat prompts accepted by ``match`` with the fault ``kind`` (see ``FAULT_KINDS``) instead.
+
+        Fault rules are tried before injected faults and answers; ``times`` limits how often one fires.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
+        rule = Rule(_predicate(match), kind, times)
+        with self._lock:
+            self._fault_rules.append(rule)
+        return rule
+
     def clear_rules(self) -> None:
-        """Remove every rule."""
+        """Remove every rule (answer and fault rules)."""
         with self._lock:
             self._rules.clear()
+            self._fault_rules.clear()
 
     def inject_faults(self, kind: str, count: int = 1) -> None:
         """Make the next ``count`` chat/embedding requests fail with ``kind`` (see ``FAULT_KINDS``)."""
@@ -302,10 +322,10 @@ class ScriptedLLMServer:
             self._faults.extend([kind] * count)
 
     def set_fault_rates(self, rate_429: float = 0.0, rate_500: float = 0.0, rate_timeout: float = 0.0,
-                        seed: int | None = None) -> None:  # fmt: skip
+                        seed: int | None = None, rate_malformed: float = 0.0) -> None:  # fmt: skip
         """Answer requests with random faults at these rates (seeded RNG for reproducibility)."""
         with self._lock:
-            self.fault_rates = FaultRates(rate_429, rate_500, rate_timeout)
+            self.fault_rates = FaultRates(rate_429, rate_500, rate_timeout, rate_malformed)
             if seed is not None:
                 self._rng = random.Random(seed)
 
@@ -418,8 +438,12 @@ class ScriptedLLMServer:
             return "embeddings"
         return "unknown"
 
-    def _next_fault(self) -> str | None:
+    def _next_fault(self, prompt: str | None) -> str | None:
         with self._lock:
+            for rule in self._fault_rules:
+                if prompt is not None and (rule.times is None or rule.used < rule.times) and rule.match(prompt):
+                    rule.used += 1
+                    return rule.answer_for(prompt)
             if self._faults:
                 return self._faults.popleft()
             if self.always_fail is not None:
@@ -432,10 +456,12 @@ class ScriptedLLMServer:
                 return "500"
             if draw < rates.rate_429 + rates.rate_500 + rates.rate_timeout:
                 return "timeout"
+            if draw < rates.rate_429 + rates.rate_500 + rates.rate_timeout + rates.rate_malformed:
+                return self._rng.choice(MALFORMED_KINDS)
         return None
 
     def _serve(self, handler: _Handler, endpoint: str, body: Any) -> int:
-        fault = self._next_fault()
+        fault = self._next_fault(_prompt_of(body) if endpoint == "chat" else None)
         if fault == "429":
             self._send_rate_limit(handler, "Rate limit reached (scripted fault).")
             return 429
