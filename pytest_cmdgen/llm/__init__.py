@@ -40,15 +40,6 @@ from pytest_cmdgen.llm.errors import (
     LLMError,
     ServiceClosedError,
 )
-from pytest_cmdgen.llm.priority import (
-    DEFAULT_PRIORITY,
-    REPHRASE_PRIORITY,
-    VALIDATION_PRIORITY,
-    PriorityKey,
-    call_priority,
-    current_priority,
-    turn_priority,
-)
 from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.llm.service import Completion, Embeddings, LLMService, PurposeLike, RetryPolicy
 from pytest_cmdgen.llm.usage import PurposeUsage, TokenUsage, UsageMeter, estimate_cost, price_for
@@ -56,12 +47,9 @@ from pytest_cmdgen.llm.usage import PurposeUsage, TokenUsage, UsageMeter, estima
 __all__ = [
     "COMMAND_GENERATOR_DEFAULTS",
     "DEFAULT_BACKENDS",
-    "DEFAULT_PRIORITY",
     "EMBEDDINGS_DEFAULTS",
     "OPENAI_BACKEND",
     "REPHRASER_DEFAULTS",
-    "REPHRASE_PRIORITY",
-    "VALIDATION_PRIORITY",
     "Backend",
     "BackendCallError",
     "BackendFactory",
@@ -80,7 +68,6 @@ __all__ = [
     "LLMError",
     "LLMService",
     "Purpose",
-    "PriorityKey",
     "PurposeLike",
     "PurposeUsage",
     "ResponseCache",
@@ -90,13 +77,10 @@ __all__ = [
     "UsageMeter",
     "backend_for",
     "cache_key",
-    "call_priority",
-    "current_priority",
     "create_backend",
     "estimate_cost",
     "known_backends",
     "price_for",
     "register_backend",
-    "turn_priority",
     "unregister_backend",
 ]

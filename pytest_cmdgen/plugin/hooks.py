@@ -124,6 +124,8 @@ def _check_settings(settings: CmdgenSettings) -> None:
             "--cmdgen-hf-dataset / cmdgen_hf_dataset: the datasets package is not installed "
             "(pip install 'pytest-cmdgen[train]', or leave the option off)"
         )
+    if settings.training:
+        _check_train_request(settings)
 
 
 def _installed(module: str) -> bool:
@@ -158,6 +160,22 @@ def _check_command_script(path: Path) -> None:
         CommandScript.load(path)
     except CmdgenError as exc:
         raise pytest.UsageError(f"--cmdgen-command-script: {exc}") from None
+
+
+def _check_train_request(settings: CmdgenSettings) -> None:
+    from pytest_cmdgen.errors import CmdgenError
+    from pytest_cmdgen.trainer import check_train_request
+
+    try:
+        check_train_request(
+            settings.out,
+            prepare=settings.prepare,
+            config_file=settings.train_config,
+            base_model=settings.base_model,
+            resume=settings.train_resume,
+        )
+    except CmdgenError as exc:
+        raise pytest.UsageError(f"--cmdgen-train: {exc}") from None
 
 
 def _check_rephrase_config(path: Path) -> None:

@@ -132,6 +132,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "list", default=_DEFAULT["require_commands"], metavar="NAMES", check=_command_names),
     OptionSpec("min_command_examples", "How often each command type of --cmdgen-require-commands must appear.",
                "int", default=_DEFAULT["min_command_examples"], metavar="N", check=_at_least(1)),
+    OptionSpec("train", "After --cmdgen-prepare (and the coverage gates, if any, passed), fine-tune a LoRA adapter "
+               "of the command generator on the train split into model/ of the --cmdgen-out directory (needs "
+               "pytest-cmdgen[train]).", "flag", default=_DEFAULT["train"]),
+    OptionSpec("train_config", "Training config YAML: keys named as the Hugging Face / PEFT arguments they set, "
+               "every key optional.", "path", metavar="PATH"),
+    OptionSpec("base_model", "Base model to fine-tune: Hugging Face id or local directory (overrides the "
+               "training config's model_name_or_path).", "str", metavar="NAME_OR_PATH"),
+    OptionSpec("train_resume", "Continue an interrupted --cmdgen-train run from its newest checkpoint (implies "
+               "--cmdgen-train).", "flag", default=_DEFAULT["train_resume"]),
 )
 
 

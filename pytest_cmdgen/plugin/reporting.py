@@ -80,6 +80,11 @@ def summary_rows(role: Role) -> list[tuple[str, str]]:
     rows.append(("wall time", f"{time.monotonic() - role.started:.1f} s"))
     if context is not None and context.written is not None:
         rows.append(("output", str(context.written)))
+    trained = context.trained if context is not None else None
+    if trained is not None:
+        losses = trained.train_losses
+        loss = f", train loss {losses[0]:.4f} → {losses[-1]:.4f}" if losses else ""
+        rows.append(("model", f"{trained.model_dir} ({trained.backend}, {trained.metrics['global_step']} steps{loss})"))
     return rows
 
 

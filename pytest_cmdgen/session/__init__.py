@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         PipelineContext,
         PipelineStep,
         ReportCoverage,
+        Train,
         WriteDatasets,
         default_pipeline,
     )
@@ -53,6 +54,7 @@ __getattr__ = lazy_exports(
         "SessionResults": "results",
         "SessionRunner": "runner",
         "TestOutcome": "engine",
+        "Train": "pipeline",
         "TurnRephrasing": "runner",
         "WriteDatasets": "pipeline",
     },
@@ -73,6 +75,7 @@ __all__ = [
     "SessionResults",
     "SessionRunner",
     "TestOutcome",
+    "Train",
     "TurnRephrasing",
     "WriteDatasets",
     "default_pipeline",

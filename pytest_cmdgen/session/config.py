@@ -60,11 +60,24 @@ class SessionConfig:
     """Gate: command types that must appear (in the train split's data points, else the passed tests)."""
     min_command_examples: int = 1
     """Gate: how often each required command type must appear."""
+    train: bool = False
+    """Fine-tune the command generator on the split just written (``<out>/model/``; needs the train extra)."""
+    train_config: Path | None = None
+    """Training config YAML (keys as the Hugging Face / PEFT arguments they set; every key optional)."""
+    base_model: str | None = None
+    """Base model to fine-tune (hub id or local directory); overrides the training config's."""
+    train_resume: bool = False
+    """Continue an interrupted training run from its newest checkpoint (implies ``train``)."""
 
     @property
     def coverage_enabled(self) -> bool:
         """Whether the coverage report is made: asked for, implied by preparing data or by a gate."""
         return self.coverage or self.prepare or self.min_flow_coverage is not None or bool(self.require_commands)
+
+    @property
+    def training(self) -> bool:
+        """Whether the session trains at its end: ``train`` asked for, or a resume of it."""
+        return self.train or self.train_resume
 
     @property
     def cache_dir(self) -> Path:

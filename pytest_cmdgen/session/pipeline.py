@@ -1,7 +1,7 @@
 """The end-of-session pipeline: an ordered list of named steps run once, after every test case ran.
 
 The order is fixed: merge the workers' results → write the datasets → the coverage report → the
-coverage gates → (train → evaluate, as those land). Each step is a small object with a ``name`` and
+coverage gates → train → (evaluate, as that lands). Each step is a small object with a ``name`` and
 ``run(context)``; it reads and adds to one :class:`PipelineContext`. A failed gate is no error of the
 pipeline: the steps go on, and ``gates_passed`` tells the later ones (training does not start). The
 pytest controller runs :func:`default_pipeline` at session end; a script or another front end runs the
@@ -10,6 +10,7 @@ same one (see :func:`run_prepare`).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,6 +31,7 @@ from pytest_cmdgen.session.results import SessionResults
 
 if TYPE_CHECKING:
     from pytest_cmdgen.session.engine import Engine
+    from pytest_cmdgen.trainer.run import TrainResult
 
 
 @dataclass
@@ -64,6 +66,8 @@ class PipelineContext:
     """Every coverage gate's result, once :class:`CheckGates` ran."""
     gates_passed: bool = True
     """False when a coverage gate failed: later steps (training) must not start."""
+    trained: TrainResult | None = None
+    """The fine-tuned model, once :class:`Train` ran."""
 
 
 class PipelineStep(Protocol):
@@ -149,6 +153,7 @@ class WriteDatasets:
                 serialize,
                 config.output_format,
                 hf_dataset=config.hf_dataset,
+                keep=("model",) if config.train_resume else (),  # the checkpoints a resume continues from
             )
         except OSError as exc:
             raise CmdgenError(f"could not write {config.out}: {exc}") from None
@@ -222,6 +227,29 @@ class CheckGates:
                 raise CmdgenError(f"could not record the gates in {context.written}: {exc}") from None
 
 
+class Train:
+    """Fine-tune the command generator on the split just written (``--cmdgen-train``), unless a coverage
+    gate failed; the trainer library is imported only here, so a session that does not train never loads it."""
+
+    name = "train"
+
+    def run(self, context: PipelineContext) -> None:
+        """Train into ``<out>/model/``; a trainer error (one line, dataset untouched) fails the step."""
+        config = context.config
+        if not config.training or context.written is None:
+            return
+        if not context.gates_passed:
+            context.notes.append("training did not start: a coverage gate failed")
+            return
+        from pytest_cmdgen.trainer import config_for_run, resume_command, train
+
+        train_config = config_for_run(context.written, config.train_config, config.base_model, config.train_resume)
+        hint = resume_command(context.written, config.train_config, config.base_model)
+        hint += ", or add --cmdgen-train-resume to this pytest command"
+        print(file=sys.stderr, flush=True)  # training reports on its own lines, after the test progress
+        context.trained = train(context.written, train_config, resume=config.train_resume, resume_hint=hint)
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """Ordered steps; :meth:`run` runs them in order and stops at the first that fails."""
@@ -247,7 +275,7 @@ class Pipeline:
 
 def default_pipeline() -> Pipeline:
     """The steps every session runs at its end, in order."""
-    return Pipeline((MergeWorkerResults(), WriteDatasets(), ReportCoverage(), CheckGates()))
+    return Pipeline((MergeWorkerResults(), WriteDatasets(), ReportCoverage(), CheckGates(), Train()))
 
 
 __all__ = [
@@ -257,6 +285,7 @@ __all__ = [
     "PipelineContext",
     "PipelineStep",
     "ReportCoverage",
+    "Train",
     "WriteDatasets",
     "default_pipeline",
 ]
