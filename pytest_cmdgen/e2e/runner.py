@@ -25,6 +25,7 @@ from pytest_cmdgen.e2e import model as m
 from pytest_cmdgen.e2e.judge import JudgeResult, StepFailure, Turn, judge
 from pytest_cmdgen.e2e.placeholders import placeholder_reason
 from pytest_cmdgen.e2e.transcript import render_turns
+from pytest_cmdgen.llm.priority import call_priority, turn_priority
 from pytest_cmdgen.runtime.agent import Agent
 from pytest_cmdgen.runtime.errors import ActionError, CommandSourceError
 from pytest_cmdgen.runtime.events import Event, UserUttered
@@ -196,6 +197,7 @@ def run_test_case(
     run.events = _tracker_events(conversation)
     run.turns[-1] = Turn(index=-1, user_text=None, events=list(run.events))
     cursor = len(run.events)
+    turns_left = sum(1 for step in test_case.steps if isinstance(step, m.UserStep) and step.text)
     for index, step in enumerate(test_case.steps):
         if not isinstance(step, m.UserStep):
             continue
@@ -210,7 +212,9 @@ def run_test_case(
         run.warnings.extend(warnings)
         run.step_metadata[index] = metadata
         try:
-            conversation.handle_message(step.text, metadata or None)
+            # this turn's LLM calls queue ahead of those of conversations with fewer turns to go
+            with call_priority(turn_priority(turns_left)):
+                conversation.handle_message(step.text, metadata or None)
         except ActionError as exc:
             run.error = exc
             run.events = _tracker_events(conversation)
@@ -223,6 +227,7 @@ def run_test_case(
             warning = f"handling {step.text!r} (line {step.line}) raised {type(exc).__name__}: {exc}"
             logger.exception(warning)
             run.warnings.append(warning)
+        turns_left -= 1
         run.events = _tracker_events(conversation)
         new = run.events[cursor:]
         cursor = len(run.events)

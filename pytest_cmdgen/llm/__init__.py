@@ -40,6 +40,15 @@ from pytest_cmdgen.llm.errors import (
     LLMError,
     ServiceClosedError,
 )
+from pytest_cmdgen.llm.priority import (
+    DEFAULT_PRIORITY,
+    REPHRASE_PRIORITY,
+    VALIDATION_PRIORITY,
+    PriorityKey,
+    call_priority,
+    current_priority,
+    turn_priority,
+)
 from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.llm.service import Completion, Embeddings, LLMService, PurposeLike, RetryPolicy
 from pytest_cmdgen.llm.usage import PurposeUsage, TokenUsage, UsageMeter, estimate_cost, price_for
@@ -47,9 +56,12 @@ from pytest_cmdgen.llm.usage import PurposeUsage, TokenUsage, UsageMeter, estima
 __all__ = [
     "COMMAND_GENERATOR_DEFAULTS",
     "DEFAULT_BACKENDS",
+    "DEFAULT_PRIORITY",
     "EMBEDDINGS_DEFAULTS",
     "OPENAI_BACKEND",
     "REPHRASER_DEFAULTS",
+    "REPHRASE_PRIORITY",
+    "VALIDATION_PRIORITY",
     "Backend",
     "BackendCallError",
     "BackendFactory",
@@ -68,6 +80,7 @@ __all__ = [
     "LLMError",
     "LLMService",
     "Purpose",
+    "PriorityKey",
     "PurposeLike",
     "PurposeUsage",
     "ResponseCache",
@@ -77,10 +90,13 @@ __all__ = [
     "UsageMeter",
     "backend_for",
     "cache_key",
+    "call_priority",
+    "current_priority",
     "create_backend",
     "estimate_cost",
     "known_backends",
     "price_for",
     "register_backend",
+    "turn_priority",
     "unregister_backend",
 ]

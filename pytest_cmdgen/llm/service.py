@@ -1,7 +1,9 @@
 """The session-wide LLM service: one event loop, shared concurrency, retries, cache and usage metering.
 
 :class:`LLMService` owns one asyncio event loop running in a daemon thread and one semaphore bounding the
-number of requests in flight across every caller. Requests are answered by back-ends
+number of requests in flight across every caller. Waiting requests get a free slot in priority order
+(:mod:`pytest_cmdgen.llm.priority`: the key the caller set with ``call_priority`` when it submitted the
+request; first come, first served among equal keys). Requests are answered by back-ends
 (:mod:`pytest_cmdgen.llm.backends`) chosen by name from each config's
 :attr:`~pytest_cmdgen.llm.config.LLMConfig.backend_name` (the ``openai`` client for OpenAI, Azure and
 OpenAI-compatible servers, unless a config names another registered back-end); the service makes one
@@ -34,6 +36,7 @@ from pytest_cmdgen.llm.backends.registry import create_backend
 from pytest_cmdgen.llm.cache import CacheMode, CacheRecord, ResponseCache, cache_key
 from pytest_cmdgen.llm.config import Endpoint, LLMConfig, expand_env
 from pytest_cmdgen.llm.errors import CacheMissError, LLMCallError, LLMError, ServiceClosedError
+from pytest_cmdgen.llm.priority import PriorityKey, PrioritySemaphore, current_priority
 from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.llm.usage import TokenUsage, UsageMeter
 
@@ -162,7 +165,7 @@ class LLMService:
         self._backends: dict[str, Backend] = {}
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._loop = asyncio.new_event_loop()
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self._semaphore = PrioritySemaphore(concurrency)
         self._backend_lock = asyncio.Lock()
         self._thread = threading.Thread(target=self._run_loop, name="cmdgen-llm-loop", daemon=True)
         self._thread.start()
@@ -182,6 +185,11 @@ class LLMService:
     def loop(self) -> asyncio.AbstractEventLoop:
         """The service's event loop (runs in its own daemon thread)."""
         return self._loop
+
+    @property
+    def calls_waiting(self) -> int:
+        """How many calls wait for a free slot now (read on the service loop for an exact figure)."""
+        return self._semaphore.waiting
 
     @property
     def closed(self) -> bool:
@@ -250,7 +258,7 @@ class LLMService:
         self, config: LLMConfig, messages: Messages, purpose: PurposeLike = Purpose.ANNOTATION
     ) -> concurrent.futures.Future[Completion]:
         """Start a chat request; the Future yields a :class:`Completion` or raises an :class:`LLMError`."""
-        return self.run_coroutine(self._chat(config, normalize_messages(messages), purpose))
+        return self.run_coroutine(self._chat(config, normalize_messages(messages), purpose, current_priority()))
 
     def chat(self, config: LLMConfig, messages: Messages, purpose: PurposeLike = Purpose.ANNOTATION) -> Completion:
         """Blocking chat request (not from the service loop)."""
@@ -260,14 +268,15 @@ class LLMService:
         self, config: LLMConfig, messages: Messages, purpose: PurposeLike = Purpose.ANNOTATION
     ) -> Completion:
         """Chat request as a coroutine, awaitable on the service loop or any other loop."""
-        return await self._on_loop(self._chat(config, normalize_messages(messages), purpose))
+        priority = current_priority()
+        return await self._on_loop(self._chat(config, normalize_messages(messages), purpose, priority))
 
     # ------------------------------------------------------------------ embeddings
     def submit_embed(
         self, config: LLMConfig, texts: Sequence[str], purpose: PurposeLike = Purpose.EMBEDDINGS
     ) -> concurrent.futures.Future[Embeddings]:
         """Start an embedding request; the Future yields :class:`Embeddings`."""
-        return self.run_coroutine(self._embed(config, list(texts), purpose))
+        return self.run_coroutine(self._embed(config, list(texts), purpose, current_priority()))
 
     def embed(self, config: LLMConfig, texts: Sequence[str], purpose: PurposeLike = Purpose.EMBEDDINGS) -> Embeddings:
         """Blocking embedding request (not from the service loop)."""
@@ -277,7 +286,7 @@ class LLMService:
         self, config: LLMConfig, texts: Sequence[str], purpose: PurposeLike = Purpose.EMBEDDINGS
     ) -> Embeddings:
         """Embedding request as a coroutine, awaitable on the service loop or any other loop."""
-        return await self._on_loop(self._embed(config, list(texts), purpose))
+        return await self._on_loop(self._embed(config, list(texts), purpose, current_priority()))
 
     # ------------------------------------------------------------------ internals
     def _environ(self) -> Mapping[str, str]:
@@ -341,11 +350,15 @@ class LLMService:
             except OSError as exc:
                 logger.warning("could not write LLM cache record %s: %s", record.key, exc)
 
-    async def _chat(self, config: LLMConfig, messages: list[dict[str, Any]], purpose: PurposeLike) -> Completion:
+    async def _chat(
+        self, config: LLMConfig, messages: list[dict[str, Any]], purpose: PurposeLike, priority: PriorityKey
+    ) -> Completion:
         env = self._environ()
         model, params = self._key_material(config, env)
         key = cache_key("chat", config.provider, model, messages, params)
-        return await self._shared(key, purpose, lambda: self._chat_once(config, messages, purpose, key, model, env))
+        return await self._shared(
+            key, purpose, lambda: self._chat_once(config, messages, purpose, key, model, env, priority)
+        )
 
     async def _chat_once(
         self,
@@ -355,6 +368,7 @@ class LLMService:
         key: str,
         model: str,
         env: Mapping[str, str],
+        priority: PriorityKey,
     ) -> Completion:
         record = await self._cached(key, purpose, "chat", model)
         if record is not None:
@@ -365,7 +379,7 @@ class LLMService:
         kwargs = config.request_kwargs("chat", env)
         timeout = config.timeout or self.default_timeout
         answer = await self._with_retries(
-            lambda: backend.chat(endpoint, messages, kwargs, timeout), purpose, config, endpoint
+            lambda: backend.chat(endpoint, messages, kwargs, timeout), purpose, config, endpoint, priority
         )
         usage = answer.usage
         answered_by = answer.model or model
@@ -382,7 +396,9 @@ class LLMService:
         )
         return Completion(answer.text, usage, False, key, answered_by)
 
-    async def _embed(self, config: LLMConfig, texts: list[str], purpose: PurposeLike) -> Embeddings:
+    async def _embed(
+        self, config: LLMConfig, texts: list[str], purpose: PurposeLike, priority: PriorityKey
+    ) -> Embeddings:
         env = self._environ()
         model, params = self._key_material(config, env)
         params.pop("temperature", None)
@@ -390,7 +406,9 @@ class LLMService:
         key = cache_key("embedding", config.provider, model, texts, params)
         if not texts:
             return Embeddings([], TokenUsage(), False, key, model)
-        return await self._shared(key, purpose, lambda: self._embed_once(config, texts, purpose, key, model, env))
+        return await self._shared(
+            key, purpose, lambda: self._embed_once(config, texts, purpose, key, model, env, priority)
+        )
 
     async def _embed_once(
         self,
@@ -400,6 +418,7 @@ class LLMService:
         key: str,
         model: str,
         env: Mapping[str, str],
+        priority: PriorityKey,
     ) -> Embeddings:
         record = await self._cached(key, purpose, "embedding", model)
         if record is not None:
@@ -410,7 +429,7 @@ class LLMService:
         kwargs = config.request_kwargs("embedding", env)
         timeout = config.timeout or self.default_timeout
         answer = await self._with_retries(
-            lambda: backend.embed(endpoint, texts, kwargs, timeout), purpose, config, endpoint
+            lambda: backend.embed(endpoint, texts, kwargs, timeout), purpose, config, endpoint, priority
         )
         usage = answer.usage
         answered_by = answer.model or model
@@ -453,13 +472,18 @@ class LLMService:
         return backend
 
     async def _with_retries(
-        self, call: Callable[[], Awaitable[T]], purpose: PurposeLike, config: LLMConfig, endpoint: Endpoint
+        self,
+        call: Callable[[], Awaitable[T]],
+        purpose: PurposeLike,
+        config: LLMConfig,
+        endpoint: Endpoint,
+        priority: PriorityKey,
     ) -> T:
         attempt = 0
         while True:
             attempt += 1
             try:
-                async with self._semaphore:
+                async with self._semaphore.slot(priority):
                     return await call()
             except BackendCallError as exc:
                 failure = exc

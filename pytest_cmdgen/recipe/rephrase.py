@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from pytest_cmdgen.errors import CmdgenError, CmdgenInputError, InputFileError
+from pytest_cmdgen.llm.priority import REPHRASE_PRIORITY, VALIDATION_PRIORITY, call_priority
 from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.recipe.conversation import AnnotatedStep, Conversation, FailedRephrasing
 from pytest_cmdgen.recipe.conversation_yaml import CommandParser
@@ -80,12 +81,15 @@ def llm_completer(service: LLMService, rephraser: LLMConfig, validator: LLMConfi
     every other call (the validation calls, :data:`PURPOSE_VALIDATE`) asks ``validator``, the assistant's
     command-generator LLM, as Rasa's validation does. Each call returns the service's future of a
     :class:`~pytest_cmdgen.llm.Completion`, so a conversation's validation calls run concurrently; the
-    purpose is passed on for the usage meter.
+    purpose is passed on for the usage meter. A call waiting for a slot queues behind every conversation
+    turn's, and a validation call also behind every rephrase call (:mod:`pytest_cmdgen.llm.priority`).
     """
 
     def complete(prompt: str, purpose: str) -> Any:
-        llm = rephraser if purpose == PURPOSE_REPHRASE else validator
-        return service.submit_chat(llm, [{"role": "user", "content": prompt}], purpose=purpose)
+        rephrasing = purpose == PURPOSE_REPHRASE
+        llm = rephraser if rephrasing else validator
+        with call_priority(REPHRASE_PRIORITY if rephrasing else VALIDATION_PRIORITY):
+            return service.submit_chat(llm, [{"role": "user", "content": prompt}], purpose=purpose)
 
     return complete
 

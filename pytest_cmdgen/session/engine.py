@@ -3,7 +3,12 @@
 ``Engine`` imports no pytest, so a CLI or another runner can drive it the same way. It owns the loaded
 project, the session's LLM service and a pool of conversation threads: test cases submitted ahead of
 time run concurrently, each blocking only on its own LLM calls, so up to ``--cmdgen-concurrency`` calls
-stay in flight across the whole run. Every result is memoised by test id (never computed twice).
+stay in flight across the whole run. There are more conversation threads than slots (a conversation spends
+part of its time between calls, on runtime work), so some call always waits for the next free slot; the
+LLM service grants waiting calls by priority (a conversation turn first, the longest remaining chain
+first, then rephrase calls, then validation calls). Rephrasing runs on threads of its own, so it starts as
+soon as a conversation is annotated rather than behind conversations not yet started. Every result is
+memoised by test id (never computed twice).
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ CommandSourceFactory = Callable[["Project"], "CommandSource | None"]
 """Gives the command source to use for a project, or None for the default (script or LLM generator)."""
 ActionRunnerFactory = Callable[["Project"], "ActionRunner | None"]
 """Gives the action runner to use for a project, or None for the default (stubs, server, module)."""
+
+#: Conversation (and rephrase) threads per LLM slot: more threads than slots keep a call queued for every
+#: slot that frees up, while a conversation is busy between its calls.
+WORKERS_PER_SLOT = 2
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class Engine:
         self._response_rephraser: ResponseRephraser | None = None
         self._response_rephraser_built = False
         self._pool: ThreadPoolExecutor | None = None
+        self._rephrase_pool: ThreadPoolExecutor | None = None
         self._outcomes: dict[str, Future[TestOutcome]] = {}
         self._rephrased: dict[str, Future[Conversation]] = {}
         self._closed = False
@@ -159,8 +169,19 @@ class Engine:
         with self._lock:
             self._check_open()
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="cmdgen-conversation")
+                self._pool = ThreadPoolExecutor(
+                    WORKERS_PER_SLOT * self.settings.concurrency, thread_name_prefix="cmdgen-conversation"
+                )
             return self._pool
+
+    def _rephrase_executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            self._check_open()
+            if self._rephrase_pool is None:
+                self._rephrase_pool = ThreadPoolExecutor(
+                    WORKERS_PER_SLOT * self.settings.concurrency, thread_name_prefix="cmdgen-rephrase"
+                )
+            return self._rephrase_pool
 
     # --- running test cases ---------------------------------------------------------------------------
 
@@ -284,7 +305,7 @@ class Engine:
         with self._lock:
             future = self._rephrased.get(outcome.test_id)
             if future is None:
-                future = self._pool_executor().submit(self._rephrase, outcome.conversation)
+                future = self._rephrase_executor().submit(self._rephrase, outcome.conversation)
                 self._rephrased[outcome.test_id] = future
             return future
 
@@ -319,9 +340,10 @@ class Engine:
         """
         with self._lock:
             self._closed = True
-            pool, self._pool = self._pool, None
+            pools = [pool for pool in (self._pool, self._rephrase_pool) if pool is not None]
+            self._pool = self._rephrase_pool = None
             service, self._service = self._service, None
         if service is not None:
             service.close()
-        if pool is not None:
+        for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)

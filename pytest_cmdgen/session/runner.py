@@ -70,8 +70,10 @@ class SessionRunner:
         )
 
     def start(self, cases: Iterable[CaseRef]) -> None:
-        """Start test cases in the background, in order, so their LLM calls overlap."""
-        for case in cases:
+        """Start test cases in the background, so their LLM calls overlap: the longest conversations (most
+        user turns) first, since their chain of calls decides when the run can end; equal ones in order.
+        (Results are still recorded in the order they are asked for.)"""
+        for case in start_order(cases):
             self.engine.submit(case.test_id, case.suite, case.test_case, rephrase=case.rephrase)
 
     def run_test(self, case: CaseRef) -> TestOutcome:
@@ -152,6 +154,12 @@ class SessionRunner:
         self.engine.close()
 
 
+def start_order(cases: Iterable[CaseRef]) -> list[CaseRef]:
+    """The order to start test cases in: most user turns first (the longest chain of LLM calls decides when
+    a run can end, so it must not start last), cases of equal length in the order given."""
+    return sorted(cases, key=lambda case: -len(case.test_case.user_steps))
+
+
 def annotated_step_at(conversation: Conversation | None, line: int) -> AnnotatedStep | None:
     """The annotated user step of ``conversation`` that stands at ``line`` of its test file, if any."""
     if conversation is None:
@@ -170,4 +178,11 @@ def describe_difference(failure: FailedRephrasing, serialize: Callable[[Sequence
     return f"other commands (missing: {listed(failure.missing)}; unexpected: {listed(failure.unexpected)})"
 
 
-__all__ = ["CaseRef", "SessionRunner", "TurnRephrasing", "annotated_step_at", "describe_difference"]
+__all__ = [
+    "CaseRef",
+    "SessionRunner",
+    "TurnRephrasing",
+    "annotated_step_at",
+    "describe_difference",
+    "start_order",
+]

@@ -149,3 +149,22 @@ def test_assertion_format_uses_all_events() -> None:
     convo = FakeConversation({"hi": [BotUttered(text="Hi", metadata={"utter_action": "utter_hi"})]})
     run = run_test_case(case, suite(case), FakeAgent(convo), sender_id="s")
     assert run.passed, run.result.describe()
+
+
+def test_each_turn_makes_its_llm_calls_with_the_number_of_user_turns_left() -> None:
+    from pytest_cmdgen.llm import DEFAULT_PRIORITY, current_priority, turn_priority
+
+    seen: list[tuple[str, Any]] = []
+
+    class PriorityRecordingConversation(FakeConversation):
+        def handle_message(self, text: str, metadata: dict[str, Any] | None = None) -> list[Event]:
+            seen.append((text, current_priority()))  # what an LLM call submitted now would queue with
+            return super().handle_message(text, metadata)
+
+    case = tc(
+        m.UserStep(11, "one"), m.UserStep(12, ""), m.UserStep(13, "boom"), m.UserStep(14, "two"), m.UserStep(15, "end")
+    )
+    run_test_case(case, suite(case), FakeAgent(PriorityRecordingConversation({})), sender_id="s")
+    assert seen == [("one", turn_priority(4)), ("boom", turn_priority(3)), ("two", turn_priority(2)),
+                    ("end", turn_priority(1))]  # fmt: skip
+    assert current_priority() == DEFAULT_PRIORITY

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -146,6 +147,24 @@ def test_xdist_gives_byte_identical_files(pytester: pytest.Pytester, llm: Script
     serial, parallel = _files(pytester.path / "serial"), _files(pytester.path / "parallel")
     serial.pop("params.yaml"), parallel.pop("params.yaml")  # names its own output directory
     assert serial == parallel
+
+
+def test_the_dataset_does_not_depend_on_concurrency(pytester: pytest.Pytester, llm: ScriptedLLMServer) -> None:
+    # longest-first starts, priority scheduling and more workers than slots change when calls are made, never
+    # what is written; pytest reports the items in file order all the same
+    sequential = _prepare(pytester, "sequential", "--cmdgen-concurrency", "1", "--cmdgen-cache-mode", "off", "-v")
+    concurrent = _prepare(pytester, "concurrent", "--cmdgen-concurrency", "8", "--cmdgen-cache-mode", "off", "-v")
+    sequential.assert_outcomes(passed=17, skipped=1)
+    concurrent.assert_outcomes(passed=17, skipped=1)
+    reported = [[m.group(1) for m in map(re.compile(r"(.+::.+) (PASSED|SKIPPED)").match, r.outlines) if m]
+                for r in (sequential, concurrent)]  # fmt: skip
+    assert reported[0] == reported[1] and len(reported[0]) == 18
+    assert reported[0][0].endswith("::book a car") and reported[0][-1].endswith(
+        "in the middle of a booking[rephrase 4]"
+    )
+    first, second = _files(pytester.path / "sequential"), _files(pytester.path / "concurrent")
+    first.pop("params.yaml"), second.pop("params.yaml")  # names its own output directory and concurrency
+    assert first == second
 
 
 def test_an_unreachable_llm_fails_the_items_and_the_session_finishes(

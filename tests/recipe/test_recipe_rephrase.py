@@ -319,3 +319,47 @@ def test_rephrase_conversation_end_to_end_skips_button_clicks(llm: RecipeLLM):
     assert not result.annotated_steps[3].failing_rephrasings  # not rephrased at all: no validation call
     assert llm.purposes() == [PURPOSE_REPHRASE] + [PURPOSE_VALIDATE] * 4
     assert llm.calls()[0] == (render_rephrase_prompt(conversation, 2), PURPOSE_REPHRASE)
+
+
+def test_the_session_completer_queues_rephrase_calls_after_turns_and_validation_calls_last(
+    cmdgen_scripted_llm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from pytest_cmdgen.llm import LLMConfig, LLMService, call_priority, turn_priority
+    from pytest_cmdgen.recipe.rephrase import llm_completer
+
+    server = cmdgen_scripted_llm
+    server.add_rule(".*", "ok")
+    received, release = threading.Event(), threading.Event()
+    answer_for = server.answer_for
+
+    def hold_first(text: str) -> str:  # the server holds the first call, so the others queue behind it
+        if text == "first":
+            received.set()
+            release.wait(30)
+        return answer_for(text)
+
+    monkeypatch.setattr(server, "answer_for", hold_first)
+    config = LLMConfig.from_rasa({"model": "gpt-4o", "timeout": 30})
+    with LLMService(concurrency=1) as service:
+        complete = llm_completer(service, config, config)
+        try:
+            futures = [service.submit_chat(config, "first")]
+            assert received.wait(30)
+            futures.append(complete("validate", PURPOSE_VALIDATE))
+            futures.append(complete("rephrase", PURPOSE_REPHRASE))
+            with call_priority(turn_priority(1)):
+                futures.append(service.submit_chat(config, "turn"))
+
+            async def all_queued() -> None:
+                import asyncio
+
+                while service.calls_waiting < 3:
+                    await asyncio.sleep(0)  # a pass of the loop, not a timed wait
+
+            service.run_coroutine(all_queued()).result(30)
+        finally:
+            release.set()
+        assert [f.result(30).text for f in futures] == ["ok"] * 4
+    assert server.chat_prompts() == ["first", "turn", "rephrase", "validate"]
