@@ -5,6 +5,10 @@ of what determines the answer (kind, provider kind, model, messages or texts, sa
 never of credentials, hostnames or ``api_base``. Writes go to a temporary file in the same directory
 followed by :func:`os.replace`, so concurrent writers (threads or processes) of the same key are safe: the
 last complete file wins and readers never see a partial file.
+
+Reading is bounded: a record file larger than :data:`MAX_RECORD_BYTES` is not read, and one nested too
+deeply for the JSON decoder is refused; either is a miss with a warning naming the file, like any other
+unreadable record. (Records are JSON, which has no aliases: no YAML-style alias bomb can hide in one.)
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -22,6 +27,11 @@ from typing import Any
 
 #: Bump when the key material or the record layout changes incompatibly.
 CACHE_FORMAT_VERSION = 1
+
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+"""Largest record file read (an embedding batch of a few hundred texts takes a few MB)."""
+
+logger = logging.getLogger("pytest_cmdgen.llm")
 
 
 class CacheMode(str, Enum):
@@ -132,10 +142,18 @@ class ResponseCache:
 
     def get(self, key: str) -> CacheRecord | None:
         """The stored record of ``key``; ``None`` when absent or unreadable (a corrupt file is a miss)."""
+        path = self.path_for(key)
         try:
-            text = self.path_for(key).read_text(encoding="utf-8")
-            record = CacheRecord.from_json(text)
+            size = path.stat().st_size
+            if size > MAX_RECORD_BYTES:
+                limit = MAX_RECORD_BYTES
+                logger.warning("LLM cache record %s not read: %d bytes (limit %d); a miss", path, size, limit)
+                return None
+            record = CacheRecord.from_json(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
+            return None
+        except RecursionError:
+            logger.warning("LLM cache record %s not read: JSON nested too deeply; a miss", path)
             return None
         except (OSError, ValueError, KeyError, TypeError):
             return None

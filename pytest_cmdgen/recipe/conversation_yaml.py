@@ -33,6 +33,7 @@ from pytest_cmdgen.recipe.conversation import (
     split_test_id,
 )
 from pytest_cmdgen.runtime.commands import Command
+from pytest_cmdgen.yamlio import YAML12_IMPLICIT_RESOLVERS, load_marked
 
 Serializer = Callable[[Sequence[Command]], str]
 """Commands → DSL text, one command per line (the generator's syntax)."""
@@ -41,9 +42,24 @@ CommandParser = Callable[[str], list[Command]]
 """DSL text (an LLM answer) → commands."""
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that also quotes the strings YAML 1.2 reads as numbers (``08001``, ``1e3``, ``0o17``), so that
+    Rasa (ruamel, YAML 1.2), :mod:`pytest_cmdgen.yamlio` and YAML 1.1 readers all read back the text written;
+    dict and list subclasses (yamlio's marked containers) are written as plain mappings and lists."""
+
+
+for _tag, _regexp, _first in YAML12_IMPLICIT_RESOLVERS:
+    if _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+        _Dumper.add_implicit_resolver(_tag, _regexp, list(_first))
+_Dumper.add_multi_representer(dict, yaml.SafeDumper.represent_dict)
+_Dumper.add_multi_representer(list, yaml.SafeDumper.represent_list)
+
+
 def dump_yaml(data: Any) -> str:
     """YAML text with stable key order, unicode kept, no line wrapping and ``null`` for None."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=float("inf"), default_flow_style=False)
+    return yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=float("inf"), default_flow_style=False
+    )
 
 
 def _dsl_lines(commands: Sequence[Command], serialize: Serializer) -> list[str]:
@@ -167,7 +183,7 @@ def load_conversations(text: str, parse: CommandParser) -> list[Conversation]:
 
     User steps get ``turn_index`` by position (every user step counted as sent); prompts are empty.
     """
-    document = yaml.safe_load(text) or {}
+    document = load_marked(text, "<conversations>") or {}
     conversations: list[Conversation] = []
     for entry in document.get("conversations") or []:
         steps: list[ConversationStep] = []

@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pytest_cmdgen.recipe.conversation import Conversation, make_test_id, split_test_id
 from pytest_cmdgen.recipe.conversation_yaml import (
     Serializer,
@@ -46,6 +44,7 @@ from pytest_cmdgen.recipe.conversation_yaml import (
 )
 from pytest_cmdgen.recipe.datapoints import DataPoint
 from pytest_cmdgen.recipe.split import SplitResult, format_row, split_test_suite
+from pytest_cmdgen.yamlio import load_marked_file
 
 logger = logging.getLogger(__name__)
 
@@ -266,7 +265,7 @@ def write_e2e_split(directory: Path, split: SplitResult, sources: Mapping[str, P
     written = []
     for file in files:
         source = Path(sources.get(file, file))
-        document = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        document = load_marked_file(source) or {}
         train_doc, validation_doc = split_test_suite(document, file, train_ids, validation_ids)
         relative = conversation_file_path(make_test_id(file, "x"))
         for side, doc in (("train", train_doc), ("validation", validation_doc)):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pytest_cmdgen.yamlio import load_marked_file
 
 # ---------------------------------------------------------------------------------------------- prompts
 _LATEST_PATTERNS = (
@@ -189,7 +189,7 @@ def load_conversations(source: str | Path | Mapping[str, Any]) -> list[Annotated
     else:
         path = Path(source)
         files = sorted([*path.rglob("*.yml"), *path.rglob("*.yaml")]) if path.is_dir() else [path]
-        documents = [yaml.safe_load(f.read_text(encoding="utf-8")) for f in files]
+        documents = [load_marked_file(f) for f in files]
     conversations = []
     for document in documents:
         for raw in (document or {}).get("conversations") or []:
