@@ -4,11 +4,16 @@ Code that behaves differently per version reads a field of :class:`VersionProfil
 clean-up, flow executor), the command generator (grammar, prompt inputs, templates, LLM defaults) and the
 recipe (rephraser defaults). Nothing outside this module compares version numbers.
 
-``profile_for("3.13")`` picks the profile of a minor version. A patch number (``"3.13.25"``) is kept in
-:attr:`VersionProfile.patch`: the few generator facts that changed within a minor version are stored as
-"from patch N" gates (:data:`PatchGate`) and read through properties that apply the patch. The runtime's
-own fields follow the reference's convention for the minor version ("3.13" means 3.13.9) and ignore the
-patch. Sources: reference/rasa-recipe.md §5/§9/§10/§13 and reference/rasa-modern-generators.md §0–§4.
+``profile_for("3.13")`` picks the profile of a minor version, ``profile_for("3.12.6")`` that of a patch
+release. Each minor profile below holds the behaviour of one patch release of its line: the reference's
+convention ("3.13" means 3.13.9), and for 3.11, 3.12 and 3.14 the latest patch (3.11.20, 3.12.42, 3.14.29)
+(:data:`REFERENCE_PATCH`). The runtime facts that changed *within* a line are listed once, per patch
+release, in :data:`PATCH_HISTORY` (bisected from the rasa-pro wheels of every 3.10 – 3.14 patch release; of
+3.15 – 3.21 the first and the latest patch agree on them);
+a profile for another patch of the line replays that history up to its patch. The few generator facts that
+changed within a minor version are "from patch N" gates (:data:`PatchGate`), read through properties.
+The patch is kept in :attr:`VersionProfile.patch` (:attr:`VersionProfile.release`: ``"3.12.6"``).
+Sources: reference/rasa-recipe.md §5/§9/§10/§13, reference/rasa-modern-generators.md §0–§4, the wheels.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -24,6 +30,11 @@ from pytest_cmdgen.errors import CmdgenInputError
 DEFAULT_VERSION = "3.13"
 
 ActiveLookup = Literal["skip_call", "skip_call_link", "any"]
+
+CorrectionRule = Literal["visited", "visited_or_set", "set", "set_not_none"]
+"""Which slots a SetSlot may *correct* (Rasa's ``clean_up_slot_command``): the slots of the collect steps the
+active flow has visited (``filled_slots_for_active_flow``); those and every slot with a SlotSet event; every
+slot with a SlotSet event; every such slot that also has a value (``_get_slots_eligible_for_correction``)."""
 
 Version = tuple[int, int, int]
 """A Rasa version as ``(major, minor, patch)``."""
@@ -210,17 +221,17 @@ class VersionProfile:
 
     # --- command clean-up (§10.1) ---
     unknown_slot_cannot_handle: bool
-    """3.11+: a SetSlot for a slot not in the domain becomes CannotHandle (3.10: dropped silently)."""
-    correction_by_slot_history: bool
-    """3.11+: any slot with a SlotSet event and a non-null value is correctable (3.10: collected in flow)."""
+    """3.11.17+, 3.12.21+, 3.13+: a SetSlot for a slot not in the domain becomes CannotHandle (before: dropped)."""
+    correction_eligible: CorrectionRule
+    """Which slots a SetSlot may correct (:data:`CorrectionRule`; per patch: :data:`PATCH_HISTORY`)."""
     same_value_str_both: bool
-    """3.11+: "same value" is ``str(current) == str(new)`` (3.10: ``current == str(new)``)."""
+    """3.11.17+, 3.12.21+, 3.13+: "same value" is ``str(current) == str(new)`` (before: ``current == str(new)``)."""
     mapping_any_from_llm: bool
     """3.12+: any ``from_llm`` mapping accepts an LLM value (3.10/3.11: only the first mapping counts)."""
     mapping_mismatch_once_per_slot: bool
     """3.12+: no mismatch CannotHandle when a SetSlot for the same slot was already kept."""
     cancel_without_flow_cannot_handle: bool
-    """3.12.42, 3.13.25, 3.14+: CancelFlow with an empty stack becomes CannotHandle."""
+    """3.12.38+, 3.13.15+, 3.14.3+: CancelFlow with an empty stack becomes CannotHandle."""
     startflow_active_lookup: ActiveLookup
     """Which top user frame counts as "already active" when dropping a StartFlow."""
     drop_every_cannot_handle: bool
@@ -228,17 +239,19 @@ class VersionProfile:
     dedupe_singletons: bool
     """3.12+: keep at most one CannotHandle, RepeatBotMessages and ChitChat."""
     startflow_first_when_idle: bool
-    """3.11+: with no active user flow, StartFlows execute before the other commands."""
+    """3.11.19+, 3.12.29+, 3.13.5+: with no active user flow, StartFlows execute before the other commands."""
     active_flow_skips_link: bool
     """3.11+: "topmost user flow" skips ``link`` frames as well as ``call`` frames."""
     cancel_active_any_frame: bool
     """3.11+: CancelFlow cancels the topmost user frame of any type (call/link included)."""
     default_flows_count_started: bool
-    """3.11+: with no StartFlow in the message, default (pattern) flows collecting a slot count as started."""
+    """3.11.16+, 3.12.18+, 3.13+: with no StartFlow in the message, default (pattern) flows collecting a slot
+    count as started (``find_default_flows_collecting_slot``)."""
     restrict_nlu_setslots: bool
     """3.12+: NLU SetSlots are checked against the active flows too; built-in slots are exempt."""
     correction_needs_flow_on_stack: bool
-    """3.11+: CorrectSlots does nothing unless each slot is collected by a user flow on the stack."""
+    """3.11.19+, 3.12.29+, 3.13.5+: CorrectSlots does nothing unless each slot is collected by a user flow on
+    the stack (``should_correct_slot``)."""
     startflow_resumes_interrupted: bool
     """3.14+: while ``pattern_continue_interrupted`` is active (above the top user frame) a StartFlow of the
     top user flow is kept; executing a StartFlow removes the pattern frames on top (FlowCompleted each) and
@@ -351,8 +364,19 @@ class VersionProfile:
     response_rephrase_blank_falls_back: bool
     """3.16+: a whitespace-only answer keeps the template text (before, only an empty answer does)."""
 
+    # --- custom actions ---
+    action_response_template_wins: bool = False
+    """When a custom action answers ``response: utter_x`` plus other keys (``text``, ``image``, ``custom``, …),
+    whose value wins where both have one (``RemoteAction._utter_responses``): the action's (False:
+    ``draft.update(response)``) or the response template's (True: ``response.update(draft)``). Buttons are
+    appended to the template's either way. Per patch: :data:`PATCH_HISTORY`; 3.14 – 3.21: the template's."""
+
+    correction_skips_unvisited: bool = False
+    """3.10, 3.11.0 – 3.11.17, 3.12.0 – 3.12.23, 3.13.0: CorrectSlots does nothing when no visited collect step
+    fills a corrected slot and not every one is ``ask_before_filling`` (``create_correction_frame``)."""
+
     patch: int = 0
-    """The patch number the profile was asked for (``profile_for("3.13.25")`` → 25); only gates read it."""
+    """The patch number of the profile (``profile_for("3.13.25")`` → 25; ``"3.12"`` → its reference patch, 42)."""
 
     # --- patch-level facts ---
     def _from_patch(self, gate: PatchGate) -> bool:
@@ -367,6 +391,11 @@ class VersionProfile:
     def transcript_buttons(self) -> bool:
         """Whether bot transcript lines carry buttons at this patch (see ``transcript_buttons_from_patch``)."""
         return self._from_patch(self.transcript_buttons_from_patch)
+
+    @property
+    def release(self) -> str:
+        """``"3.12.6"``: the version with its patch, which :func:`profile_for` maps back to this profile."""
+        return f"{self.version}.{self.patch}"
 
     @property
     def version_tuple(self) -> Version:
@@ -387,7 +416,7 @@ _BASE_310 = VersionProfile(
     version="3.10",
     patterns_file="3.10.yml",
     unknown_slot_cannot_handle=False,
-    correction_by_slot_history=False,
+    correction_eligible="visited",
     same_value_str_both=False,
     mapping_any_from_llm=False,
     mapping_mismatch_once_per_slot=False,
@@ -444,13 +473,14 @@ _BASE_310 = VersionProfile(
     response_rephrase_prompt_template_key=False,
     response_rephrase_error_fails_action=False,
     response_rephrase_blank_falls_back=False,
+    correction_skips_unvisited=True,
 )
 
 _311 = replace(
     _BASE_310,
     version="3.11",
     unknown_slot_cannot_handle=True,
-    correction_by_slot_history=True,
+    correction_eligible="set_not_none",
     same_value_str_both=True,
     startflow_active_lookup="skip_call_link",
     drop_every_cannot_handle=True,
@@ -475,7 +505,9 @@ _311 = replace(
     response_rephrase_llm=_RESPONSE_REPHRASE_LLM_311,
     response_rephrase_template="3.11",
     response_rephrase_history_options=True,
+    correction_skips_unvisited=False,
 )
+# "3.12" means 3.12.42, the latest patch (REFERENCE_PATCH); earlier patches: PATCH_HISTORY.
 _312 = replace(
     _311,
     version="3.12",
@@ -503,6 +535,7 @@ _312 = replace(
     flow_slots_dedupe_from_patch=0,
     repeat_command_beta_flag=True,
     response_rephrase_template="3.12",
+    action_response_template_wins=True,
 )
 # "3.13" means 3.13.9 (the reference's convention): no cancel→CannotHandle, no list payloads yet.
 _313 = replace(
@@ -516,6 +549,7 @@ _313 = replace(
     transcript_buttons_from_patch=25,
     repeat_command_beta_flag=False,
     embeddings_model="text-embedding-3-large",
+    action_response_template_wins=True,
     rephrase_llm=_REPHRASE_LLM_313,
     response_rephrase_llm=_RESPONSE_REPHRASE_LLM_313,
     response_rephrase_prompt_template_key=True,
@@ -572,17 +606,158 @@ PROFILES: dict[str, VersionProfile] = {
 }
 
 
-def profile_for(version: str | Version | None = None) -> VersionProfile:
-    """The profile of ``version`` ("3.13", "3.13.25", ``(3, 13, 25)``); ``None`` gives the default (3.13).
+REFERENCE_PATCH: Mapping[str, int] = MappingProxyType({"3.11": 20, "3.12": 42, "3.13": 9, "3.14": 29})
+"""The patch release a bare ``X.Y`` stands for, in the lines whose patch releases differ here (the one its
+profile above describes): the latest for 3.11, 3.12 and 3.14, the reference's 3.13.9. Other lines: ``X.Y.0``."""
 
-    The patch number is kept in :attr:`VersionProfile.patch` (only the patch gates read it).
+LATEST_PATCH: Mapping[str, int] = MappingProxyType(
+    {"3.10": 28, "3.11": 20, "3.12": 42, "3.13": 25, "3.14": 29, "3.15": 36, "3.16": 32}
+    | {"3.17": 12, "3.18": 9, "3.19": 9, "3.20": 5, "3.21": 0}
+)
+"""The newest patch release of each line on PyPI when this table was written (for messages only)."""
+
+PATCH_HISTORY: Mapping[str, tuple[tuple[int, Mapping[str, Any]], ...]] = MappingProxyType(
+    {
+        # Bisected from rasa/dialogue_understanding/processor/command_processor.py,
+        # .../commands/correct_slots_command.py, .../commands/set_slot_command.py and
+        # rasa/core/actions/action.py of every rasa-pro wheel of the line. The first entry gives the values
+        # at X.Y.0 of every field a later entry changes; each later entry, what changed in that patch.
+        "3.11": (
+            (
+                0,
+                {
+                    "correction_eligible": "visited",
+                    "correction_skips_unvisited": True,
+                    "correction_needs_flow_on_stack": False,
+                    "same_value_str_both": False,
+                    "unknown_slot_cannot_handle": False,
+                    "default_flows_count_started": False,
+                    "startflow_first_when_idle": False,
+                },
+            ),
+            (16, {"default_flows_count_started": True}),
+            (17, {"same_value_str_both": True, "unknown_slot_cannot_handle": True}),
+            (18, {"correction_eligible": "visited_or_set", "correction_skips_unvisited": False}),
+            (
+                19,
+                {
+                    "correction_eligible": "set_not_none",
+                    "correction_needs_flow_on_stack": True,
+                    "startflow_first_when_idle": True,
+                },
+            ),
+        ),
+        "3.12": (
+            (
+                0,
+                {
+                    "correction_eligible": "visited",
+                    "correction_skips_unvisited": True,
+                    "correction_needs_flow_on_stack": False,
+                    "same_value_str_both": False,
+                    "unknown_slot_cannot_handle": False,
+                    "default_flows_count_started": False,
+                    "startflow_first_when_idle": False,
+                    "cancel_without_flow_cannot_handle": False,
+                    "action_response_template_wins": False,
+                },
+            ),
+            (18, {"default_flows_count_started": True}),
+            (21, {"same_value_str_both": True, "unknown_slot_cannot_handle": True}),
+            (24, {"correction_eligible": "visited_or_set", "correction_skips_unvisited": False}),
+            (26, {"action_response_template_wins": True}),
+            (
+                29,
+                {
+                    "correction_eligible": "set",
+                    "correction_needs_flow_on_stack": True,
+                    "startflow_first_when_idle": True,
+                },
+            ),
+            (30, {"correction_eligible": "set_not_none"}),
+            (38, {"cancel_without_flow_cannot_handle": True}),
+        ),
+        "3.13": (
+            (
+                0,
+                {
+                    "correction_eligible": "visited",
+                    "correction_skips_unvisited": True,
+                    "correction_needs_flow_on_stack": False,
+                    "startflow_first_when_idle": False,
+                    "cancel_without_flow_cannot_handle": False,
+                    "action_response_template_wins": False,
+                },
+            ),
+            (1, {"correction_eligible": "visited_or_set", "correction_skips_unvisited": False}),
+            (3, {"action_response_template_wins": True}),
+            (
+                5,
+                {
+                    "correction_eligible": "set",
+                    "correction_needs_flow_on_stack": True,
+                    "startflow_first_when_idle": True,
+                },
+            ),
+            (7, {"correction_eligible": "set_not_none"}),
+            (11, {"action_response_template_wins": False}),
+            (15, {"cancel_without_flow_cannot_handle": True}),
+        ),
+        "3.14": ((0, {"cancel_without_flow_cannot_handle": False}), (3, {"cancel_without_flow_cannot_handle": True})),
+    }
+)
+"""The runtime facts that changed within a minor line, per patch release (see the module docstring)."""
+
+
+def _at_patch(profile: VersionProfile, patch: int) -> VersionProfile:
+    """``profile`` moved to ``patch``: its line's :data:`PATCH_HISTORY` replayed up to that patch."""
+    changes: dict[str, Any] = {}
+    for since, values in PATCH_HISTORY.get(profile.version, ()):
+        if since <= patch:
+            changes.update(values)
+    return replace(profile, patch=patch, **changes) if changes or patch != profile.patch else profile
+
+
+def has_patch(version: str | Version | None) -> bool:
+    """Whether ``version`` names a patch release (``"3.12.6"``, ``(3, 12, 6)``), not just a minor version."""
+    if version is None:
+        return False
+    if isinstance(version, tuple):
+        return len(version) > 2
+    match = _VERSION_RE.match(str(version))
+    return bool(match and match.group(3) is not None)
+
+
+def version_label(profile: VersionProfile, requested: str | Version | None) -> str:
+    """How the session header names the version reproduced: ``3.12.6`` when a patch was asked for; for a bare
+    ``X.Y`` of a line whose patch releases differ here, the patch it stands for (``3.12 = 3.12.42, its latest
+    patch``, ``3.13 = 3.13.9``); otherwise the minor version (``3.10``)."""
+    if has_patch(requested):
+        return profile.release
+    if profile.version not in REFERENCE_PATCH:
+        return profile.version
+    latest = ", its latest patch" if profile.patch == LATEST_PATCH.get(profile.version) else ""
+    return f"{profile.version} = {profile.release}{latest}"
+
+
+@cache
+def _profile(key: str, patch: int | None) -> VersionProfile:
+    base = PROFILES[key]
+    return _at_patch(base, REFERENCE_PATCH.get(key, 0) if patch is None else patch)
+
+
+def profile_for(version: str | Version | None = None) -> VersionProfile:
+    """The profile of ``version`` ("3.13", "3.12.6", ``(3, 12, 6)``); ``None`` gives the default (3.13).
+
+    A bare ``X.Y`` stands for its :data:`REFERENCE_PATCH` (``X.Y.0`` in lines not listed there); a patch of
+    a line with a :data:`PATCH_HISTORY` gets that history replayed up to it.
     """
     try:
         major, minor, patch = parse_version(version or DEFAULT_VERSION)
     except UnknownVersionError:
         major, minor, patch = -1, -1, 0
-    profile = PROFILES.get(f"{major}.{minor}")
-    if profile is None:
+    key = f"{major}.{minor}"
+    if key not in PROFILES:
         known = ", ".join(PROFILES)
         raise UnknownVersionError(f"unsupported Rasa Pro version {version!r}; expected one of {known}")
-    return replace(profile, patch=patch) if patch else profile
+    return _profile(key, patch if has_patch(version) else None)

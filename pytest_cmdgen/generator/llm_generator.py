@@ -94,7 +94,7 @@ class LLMCommandGenerator:
         self.raw = raw
         self.generator: GeneratorName = GENERATOR_CLASS_NAMES[self.component_name]
         self.syntax: Syntax = GENERATOR_SYNTAX[self.generator]
-        self.rasa_version: str = project.profile.version
+        self.rasa_version: str = project.profile.release  # the patch included: some facts are per patch
         llm_block = raw.get("llm")
         if llm_block is not None and not isinstance(llm_block, Mapping):
             raise GeneratorConfigError(f"{self.component_name}.llm must be a mapping")

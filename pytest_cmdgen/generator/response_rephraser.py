@@ -235,7 +235,7 @@ class ResponseRephraser:
         if block is not None and not isinstance(block, Mapping):
             raise LLMConfigError("endpoints.yml: nlg.llm must be a mapping")
         model_config = resolved_llm_block(block, project.endpoints, COMPONENT)
-        merged = merged_llm_settings(model_config, profile.response_rephrase_llm, profile.version)
+        merged = merged_llm_settings(model_config, profile.response_rephrase_llm, profile.release)
         llm_config = LLMConfig.from_rasa(merged)
         options = profile.response_rephrase_history_options
         settings = RephraserSettings(
@@ -267,7 +267,7 @@ class ResponseRephraser:
     # ------------------------------------------------------------------ prompt inputs
     def transcript(self, tracker: Tracker, max_turns: int, grouped: bool) -> str:
         """Rasa's ``tracker_as_readable_transcript`` with a line limit and optional speaker grouping."""
-        lines = transcript_lines(transcript_turns(tracker), self.profile.version)
+        lines = transcript_lines(transcript_turns(tracker), self.profile.release)
         if grouped:
             lines = count_multiple_utterances_as_single_turn(lines)
         return "\n".join(lines[-max_turns:])

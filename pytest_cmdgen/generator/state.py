@@ -294,7 +294,7 @@ class FlowRetriever:
         if self.settings.turns_to_embed <= 1:
             return request.text
         history = readable_transcript(
-            transcript_turns(request.tracker), request.profile.version, self.settings.turns_to_embed
+            transcript_turns(request.tracker), request.profile.release, self.settings.turns_to_embed
         )
         return f"{history}\nUSER: {sanitize_message(request.text)}"
 

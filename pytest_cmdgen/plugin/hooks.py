@@ -216,7 +216,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     )
     mode = ", preparing data" if settings.prepare else ""
     lines = [
-        f"cmdgen: assistant {settings.assistant}, Rasa {project.profile.version} ({project.version_reason}), "
+        f"cmdgen: assistant {settings.assistant}, Rasa {project.version_label or project.profile.version} "
+        f"({project.version_reason}), "
         f"commands from {source}{mode}"
     ]
     lines += [f"cmdgen: warning: {warning}" for warning in project.warnings]  # what Rasa only warns about

@@ -77,9 +77,10 @@ def _command_names(names: tuple[str, ...]) -> str | None:
 
 def _rasa_version(value: str) -> str | None:
     parts = value.split(".")
-    if len(parts) == 2 and all(p.isdigit() for p in parts) and (3, 10) <= (int(parts[0]), int(parts[1])) <= (3, 21):
+    well_formed = len(parts) in (2, 3) and all(p.isdigit() for p in parts)
+    if well_formed and (3, 10) <= (int(parts[0]), int(parts[1])) <= (3, 21):
         return None
-    return "expected a Rasa version X.Y from 3.10 to 3.21"
+    return "expected a Rasa version X.Y or X.Y.Z from 3.10 to 3.21"
 
 
 _DEFAULT = config_defaults()  # the library's defaults: one source for the CLI, ini, README and scripts
@@ -89,8 +90,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
                default=str(_DEFAULT["assistant"]), metavar="PATH"),
     OptionSpec("e2e_paths", "Directories or files whose E2E test YAML files are collected (ini only).", "paths",
                default=(), cli=False),
-    OptionSpec("rasa_version", "Rasa version whose behaviour to reproduce (X.Y); inferred from the project "
-               "when unset.", "str", metavar="X.Y", check=_rasa_version),
+    OptionSpec("rasa_version", "Rasa version whose behaviour to reproduce: X.Y.Z, or X.Y for the patch release "
+               "the README names (3.12: the latest); when unset, the rasa-pro==X.Y.Z the project's lock or "
+               "requirements file pins, else inferred from the project.", "str", metavar="X.Y[.Z]",
+               check=_rasa_version),
     OptionSpec("command_script", "Answer user turns from this annotated-conversations YAML file instead of "
                "an LLM (offline/regression mode).", "path", metavar="PATH"),
     OptionSpec("action_timeout", "Seconds to wait for the action server per custom action.", "float",

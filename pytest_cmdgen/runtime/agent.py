@@ -6,18 +6,24 @@ re-exported here, the module other packages import them from.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import zlib
 from typing import Any
 
-from pytest_cmdgen.runtime.command_processor import CommandInvariantError, execute_commands
+from pytest_cmdgen.runtime.command_processor import (
+    CommandInvariantError,
+    corrected_slot_validate_frames,
+    execute_commands,
+)
 from pytest_cmdgen.runtime.commands import Command, Error
 from pytest_cmdgen.runtime.context import RuntimeContext
 from pytest_cmdgen.runtime.default_actions import DEFAULT_ACTIONS, utter
 from pytest_cmdgen.runtime.errors import ActionError, CommandSourceError
 from pytest_cmdgen.runtime.events import (
     ActionExecuted,
+    DialogueStackUpdated,
     Event,
     SessionStarted,
     SlotSet,
@@ -39,7 +45,7 @@ from pytest_cmdgen.runtime.nlg import Rephraser, ResponseGenerator
 from pytest_cmdgen.runtime.payloads import parse_intent_trigger, parse_set_slots, strip_slash, unpack_intent
 from pytest_cmdgen.runtime.postprocess import available_flows, post_process
 from pytest_cmdgen.runtime.project import Project
-from pytest_cmdgen.runtime.stack import CHITCHAT_FRAME
+from pytest_cmdgen.runtime.stack import CHITCHAT_FRAME, Frame
 from pytest_cmdgen.runtime.tracker import Tracker
 
 __all__ = [
@@ -209,6 +215,7 @@ class Conversation:
 
     def _predict_and_run(self) -> None:
         limit = MAX_PREDICTIONS
+        validate_after_next: list[Frame] = []
         for count in range(MAX_PREDICTIONS * CORRECTION_FACTOR):
             if count >= limit:
                 log.warning("prediction limit reached")
@@ -216,16 +223,33 @@ class Conversation:
             prediction = self.executor.predict()
             if prediction.delegate is not None:
                 self._run_delegate(prediction.delegate)
+                self._push_validate_frames(validate_after_next, [])
+                validate_after_next = []
                 continue
             name = prediction.action or ACTION_LISTEN
             if name == ACTION_LISTEN:
+                self._push_validate_frames(validate_after_next, [])
                 self.tracker.update(self._executed(name, prediction))
                 return
             events = self.run_action(name)
+            events = self._push_validate_frames(validate_after_next, events)
+            validate_after_next = []
             self.tracker.update(self._executed(name, prediction))
             self.tracker.update_with_events(events)
             if name == "action_correct_flow_slot":
                 limit = MAX_PREDICTIONS * CORRECTION_FACTOR
+                if self.project.profile.slot_validation:
+                    validate_after_next = corrected_slot_validate_frames(self.ctx)
+
+    def _push_validate_frames(self, frames: list[Frame], events: list[Event]) -> list[Event]:
+        """3.12+ ``MessageProcessor._run_action`` after ``action_correct_flow_slot``: the corrected slots'
+        validate frames go on top of the stack once the next action has run (it ran without them), before
+        its events are logged; its stack changes then apply to the stack with the frames, as Rasa's JSON
+        patch does. Returns ``events`` ready to apply."""
+        if not frames:
+            return events
+        self.tracker.update_stack([*self.tracker.copy_stack(), *frames])
+        return [_as_patch(e) for e in events]
 
     @staticmethod
     def _executed(name: str, prediction: Prediction) -> ActionExecuted:
@@ -280,3 +304,10 @@ class Conversation:
         events = self.result_events(result, utter_source=policy)
         tracker.update(ActionExecuted(action_name="action_send_text", policy=policy, confidence=1.0))
         tracker.update_with_events(events)
+
+
+def _as_patch(event: Event) -> Event:
+    """A stack update applied by its JSON patch rather than as the whole stack it was computed on."""
+    if isinstance(event, DialogueStackUpdated) and hasattr(event, "_frames"):
+        return dataclasses.replace(event)  # a copy without the frames the event was computed on
+    return event

@@ -212,13 +212,7 @@ class _Cleaner:
         if slot_being_asked(tracker.stack) == command.name:
             self.clean.append(command)
             return
-        if profile.correction_by_slot_history:
-            eligible = tracker.has_been_set(command.name) and tracker.get_slot(command.name) is not None
-        else:
-            user = top_user_frame(tracker.stack, skip_link=profile.active_flow_skips_link)
-            visited = collected_steps(ctx, user.frame_id if user else None, profile.active_flow_skips_link)
-            eligible = command.name in {s.collect for s in visited}
-        if not eligible:
+        if not self._correctable(command.name):
             self.clean.append(command)
             return
         current = tracker.get_slot(command.name)
@@ -231,6 +225,24 @@ class _Cleaner:
                 self.clean[index] = CorrectSlots(corrected_slots=(*existing.corrected_slots, corrected))
                 return
         self.clean.append(CorrectSlots(corrected_slots=(corrected,)))
+
+    def _correctable(self, name: str) -> bool:
+        """Whether a SetSlot for ``name`` is a correction candidate (:data:`~pytest_cmdgen.versions.CorrectionRule`):
+        the slots of the collect steps the active flow visited (``filled_slots_for_active_flow``) up to 3.11.17,
+        3.12.23, 3.13.0; those and every slot with a SlotSet event in 3.11.18, 3.12.24 – 3.12.28, 3.13.1 – 3.13.4;
+        every slot with a SlotSet event in 3.12.29, 3.13.5 – 3.13.6; only those that also have a value from
+        3.11.19, 3.12.30, 3.13.7 (``_get_slots_eligible_for_correction``). So a value rejected by validation
+        (reset to None) and given again is a correction before that, a plain answer after."""
+        ctx, profile = self.ctx, self.ctx.project.profile
+        tracker = ctx.tracker
+        rule = profile.correction_eligible
+        if rule in ("set", "set_not_none"):
+            return tracker.has_been_set(name) and (rule == "set" or tracker.get_slot(name) is not None)
+        if rule == "visited_or_set" and tracker.has_been_set(name):
+            return True
+        user = top_user_frame(tracker.stack, skip_link=profile.active_flow_skips_link)
+        visited = collected_steps(ctx, user.frame_id if user else None, profile.active_flow_skips_link)
+        return name in {s.collect for s in visited}
 
     def _pending_correction(self, command: SetSlot) -> bool:
         frame = top_flow_frame(self.ctx.tracker.stack, ignore_collect=True, ignore_call=True)
@@ -484,7 +496,7 @@ class _Executor:
                 return
         visited = previous_collect_steps(ctx, user.frame_id if user else None, profile.active_flow_skips_link)
         earliest = next(((s, fid) for s, fid in visited if s.collect in corrected), None)
-        if earliest is None and not is_reset_only and not profile.correction_needs_flow_on_stack:
+        if earliest is None and not is_reset_only and profile.correction_skips_unvisited:
             return
         slots_field: dict[str, Any] = (
             {k: {"value": v, "filled_by": filled_by[k]} for k, v in corrected.items()}
@@ -614,6 +626,27 @@ def execute_commands(ctx: RuntimeContext, predicted: list[Command]) -> list[Even
 
 
 VALIDATE_PATTERN = "pattern_validate_slot"
+
+
+def corrected_slot_validate_frames(ctx: RuntimeContext) -> list[Frame]:
+    """3.12+ ``MessageProcessor.validate_corrected_slots``: a ``pattern_validate_slot`` frame per slot with
+    ``validation`` among the SlotSet events that end the tracker (those ``action_correct_flow_slot`` just
+    logged), newest first; pushed in that order, the first corrected slot is validated first.
+
+    Rasa collects them into the shared mutable default list of ``create_validate_frames_from_slot_set_events``,
+    so every later correction in the same process pushes the frames of every earlier one again, whatever the
+    conversation; that leak is not reproduced (README, "Where we differ")."""
+    if VALIDATE_PATTERN not in ctx.project.flows:
+        return []
+    slots = ctx.project.domain.slots
+    frames: list[Frame] = []
+    for event in reversed(ctx.tracker.events):
+        if not isinstance(event, SlotSet):
+            break
+        fields = validate_frame_fields(slots[event.key]) if event.key in slots else None
+        if fields is not None:
+            frames.append(pattern_frame(ctx, VALIDATE_PATTERN, **fields))
+    return frames
 
 
 def validate_frame_fields(slot: SlotDefinition) -> dict[str, Any] | None:

@@ -14,8 +14,8 @@ from pytest_cmdgen.runtime.errors import ProjectError, load_project_yaml
 from pytest_cmdgen.runtime.flows import Flow, FlowsList, load_flow_files, parse_flows_document
 from pytest_cmdgen.runtime.slots import SlotDefinition
 from pytest_cmdgen.runtime.validation import ProjectWarning, validate_project
-from pytest_cmdgen.runtime.version_inference import infer_project_version
-from pytest_cmdgen.versions import UnknownVersionError, VersionProfile, profile_for
+from pytest_cmdgen.runtime.version_inference import infer_project_version, pinned_version
+from pytest_cmdgen.versions import UnknownVersionError, VersionProfile, profile_for, version_label
 from pytest_cmdgen.yamlio import line_of
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -32,6 +32,8 @@ class Project:
     endpoints: Endpoints
     profile: VersionProfile
     version_reason: str = "given"
+    version_label: str = ""
+    """How the session header names the version (:func:`~pytest_cmdgen.versions.version_label`)."""
     warnings: tuple[ProjectWarning, ...] = ()
     """What ``rasa data validate`` only warns about (:mod:`pytest_cmdgen.runtime.validation`)."""
 
@@ -63,9 +65,14 @@ class Project:
             if not path.exists():
                 raise ProjectError(str(path), 0, "flows", "a flows file or directory (not found)")
         user_flows = load_flow_files(paths)
-        if version is None:
+        pinned = pinned_version(root) if version is None else None
+        if pinned is not None and pinned.supported:
+            version, version_reason = pinned.version, pinned.reason
+        elif version is None:
             inferred = infer_project_version(config, endpoints, user_flows, domain.slots)
             version, version_reason = inferred.version, f"inferred: {inferred.reason}"
+            if pinned is not None:
+                version_reason += f"; {pinned.file} pins rasa-pro {pinned.version}, which this tool does not reproduce"
         else:
             version_reason = "given"
         try:
@@ -89,6 +96,7 @@ class Project:
             endpoints=endpoints,
             profile=profile,
             version_reason=version_reason,
+            version_label=version_label(profile, version),
             warnings=tuple(report.warnings),
         )
 

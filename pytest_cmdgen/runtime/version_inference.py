@@ -1,21 +1,28 @@
 """Which Rasa version a project targets, when ``--cmdgen-rasa-version`` does not say.
 
-Projects do not state their Rasa version, but the features they use do: each feature below first exists in
+Projects rarely state their Rasa version, but the features they use do: each feature below first exists in
 some version (reference rasa-modern-generators.md §0), so the project needs at least the newest of them. The
 inference picks that lowest version consistent with everything used, and says why, so the session header
 can show the reason and a user can override it.
+
+Before inferring, :func:`pinned_version` looks for the version the project pins: a lock file or requirements
+file in the assistant's folder naming ``rasa-pro==X.Y.Z`` (``uv.lock``, ``poetry.lock``, ``requirements*.txt``,
+``pyproject.toml``, in that order) is what the assistant runs on, patch release included.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pytest_cmdgen.runtime.config import ProjectConfig
 from pytest_cmdgen.runtime.endpoints import Endpoints
 from pytest_cmdgen.runtime.flows import Flow
 from pytest_cmdgen.runtime.slots import SlotDefinition
+from pytest_cmdgen.versions import UnknownVersionError, profile_for
 
 #: The oldest version this tool reproduces; a project using nothing newer is taken as this one.
 BASELINE = "3.10"
@@ -110,3 +117,67 @@ def infer_project_version(
 ) -> InferredVersion:
     """Infer the version of a loaded project's parts."""
     return infer_version(collect_evidence(config, endpoints, flows, slots))
+
+
+# --- the version the project pins ------------------------------------------------------------------------
+
+_NAME = r"rasa[-_.]pro"
+_EXACT = r"(\d+\.\d+\.\d+)"
+#: ``[[package]]`` entries of uv.lock and poetry.lock: the version installed.
+_LOCK_RE = re.compile(rf'^name\s*=\s*"{_NAME}"\s*\n\s*version\s*=\s*"{_EXACT}"\s*$', re.I | re.M)
+#: A requirements line ``rasa-pro[extras]==X.Y.Z`` (markers, hashes and comments may follow).
+_REQUIREMENT_RE = re.compile(rf"^\s*{_NAME}\s*(?:\[[^\]]*\])?\s*==\s*{_EXACT}\s*(?:[;#\\]|--|$)", re.I | re.M)
+_PYPROJECT_RES = (
+    # PEP 621 / PEP 735 dependency strings: "rasa-pro==3.12.6", "rasa-pro[full] == 3.12.6; python_version<'4'"
+    re.compile(rf"""["']\s*{_NAME}\s*(?:\[[^\]]*\])?\s*==\s*{_EXACT}\s*(?:;[^"']*)?["']""", re.I),
+    # Poetry: rasa-pro = "3.12.6" or "==3.12.6" (a bare version is exact in Poetry), or {version = "3.12.6", ...}
+    re.compile(rf"""^\s*["']?{_NAME}["']?\s*=\s*["'](?:==)?{_EXACT}["']""", re.I | re.M),
+    re.compile(rf"""^\s*["']?{_NAME}["']?\s*=\s*\{{[^}}]*\bversion\s*=\s*["'](?:==)?{_EXACT}["']""", re.I | re.M),
+)
+
+
+@dataclass(frozen=True)
+class PinnedVersion:
+    """A ``rasa-pro`` version the project pins, and the file that pins it."""
+
+    version: str
+    file: str
+
+    @property
+    def supported(self) -> bool:
+        """Whether this tool reproduces the version (Rasa Pro 3.10 – 3.21)."""
+        try:
+            profile_for(self.version)
+        except UnknownVersionError:
+            return False
+        return True
+
+    @property
+    def reason(self) -> str:
+        """The header's reason: ``pinned: requirements.txt names rasa-pro==3.12.6``."""
+        return f"pinned: {self.file} names rasa-pro=={self.version}"
+
+
+def _pin_files(root: Path) -> list[Path]:
+    return [root / "uv.lock", root / "poetry.lock", *sorted(root.glob("requirements*.txt")), root / "pyproject.toml"]
+
+
+def pinned_version(root: str | Path) -> PinnedVersion | None:
+    """The ``rasa-pro==X.Y.Z`` a lock file or requirements file in ``root`` names (the first file that does,
+    in the order of the module docs), or None. Ranges (``>=3.12``, ``^3.12``) pin nothing."""
+    for path in _pin_files(Path(root)):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if path.suffix == ".lock":
+            patterns: tuple[re.Pattern[str], ...] = (_LOCK_RE,)
+        elif path.suffix == ".txt":
+            patterns = (_REQUIREMENT_RE,)
+        else:
+            patterns = _PYPROJECT_RES
+        for pattern in patterns:
+            match = pattern.search(text)
+            if match:
+                return PinnedVersion(match.group(1), path.name)
+    return None

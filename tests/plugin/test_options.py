@@ -58,7 +58,7 @@ def test_now_is_timezone_aware(tmp_path: Path) -> None:
         ("concurrency", "0", "--cmdgen-concurrency / cmdgen_concurrency: expected an integer >= 1, got '0'"),
         ("cache_mode", "sometimes", "--cmdgen-cache-mode: expected one of use, refresh, replay, off, got 'sometimes'"),
         ("now", "yesterday", "--cmdgen-now / cmdgen_now: expected an ISO 8601 timestamp, got 'yesterday'"),
-        ("rasa_version", "4.0", "expected a Rasa version X.Y from 3.10 to 3.21, got '4.0'"),
+        ("rasa_version", "4.0", "expected a Rasa version X.Y or X.Y.Z from 3.10 to 3.21, got '4.0'"),
     ],
 )
 def test_bad_values_name_the_option(name: str, raw: str, message: str, tmp_path: Path) -> None:
