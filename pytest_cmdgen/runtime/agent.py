@@ -272,10 +272,18 @@ class Conversation:
         return self.result_events(result)
 
     def result_events(self, result: ActionResult, utter_source: str | None = None) -> list[Event]:
-        """Bot messages first, then the returned events, as Rasa applies an action server's answer."""
+        """Bot messages first, then the returned events, as Rasa applies an action server's answer.
+
+        A message naming a ``response`` is that response filled in (the message's keys fill its variables),
+        with the message's ``buttons`` appended to the template's and its other non-empty keys (``text``,
+        ``image``, ``custom``, ``attachment``, ``elements``, …) merged in, as ``RemoteAction._utter_responses``
+        does: where both have a value, the message's wins, or the template's in 3.12.26 – 3.12.42, 3.13.3 –
+        3.13.10 and 3.14+ (:attr:`~pytest_cmdgen.versions.VersionProfile.action_response_template_wins`).
+        """
         events: list[Event] = []
         context = self.tracker.context()
         extra = {"utter_source": utter_source} if utter_source else {}
+        template_wins = self.project.profile.action_response_template_wins
         for response in result.responses:
             name = response.get("response") or response.get("template")
             message = dict(response)
@@ -286,7 +294,11 @@ class Conversation:
                 )
                 if generated is None:
                     continue
-                message = generated
+                given = {k: v for k, v in response.items() if v and k not in ("response", "buttons")}
+                buttons = [*(generated.get("buttons") or []), *(response.get("buttons") or [])]
+                if buttons:
+                    generated["buttons"] = buttons
+                message = {**given, **generated} if template_wins else {**generated, **given}
             if message.get("json_message") and not message.get("custom"):
                 message["custom"] = message.pop("json_message")
             events.append(self.ctx.nlg.bot_event(message, name, extra))
