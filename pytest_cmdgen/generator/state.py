@@ -300,10 +300,16 @@ class FlowRetriever:
 
     def similar(self, request: CommandRequest) -> list[tuple[str, float]]:
         """``(flow id, score)`` for every indexed flow (unsorted; the caller keeps the top ``num_flows``)."""
+        first = None
+        if self._vectors is None and self.documents():  # a first query goes out with the index, not after it
+            first = self.service.submit_embed(self.config, [self.query_text(request)], purpose=Purpose.EMBEDDINGS)
         flow_ids, vectors = self._index()
         if not flow_ids:
             return []
-        query = self.service.embed(self.config, [self.query_text(request)], purpose=Purpose.EMBEDDINGS).vectors[0]
+        if first is not None:
+            query = first.result().vectors[0]
+        else:
+            query = self.service.embed(self.config, [self.query_text(request)], purpose=Purpose.EMBEDDINGS).vectors[0]
         return [(flow_id, _dot(query, vector)) for flow_id, vector in zip(flow_ids, vectors, strict=True)]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import struct
 import threading
 from collections.abc import Callable
 
@@ -190,6 +191,20 @@ def test_blocking_call_on_service_loop_is_refused(make_service, gpt4o: LLMConfig
 
     with pytest.raises(RuntimeError, match="service loop"):
         service.run_coroutine(misuse()).result()
+
+
+def test_embeddings_travel_as_base64_under_the_cache_key_they_always_had(
+    scripted: ScriptedLLMServer, make_service
+) -> None:
+    config = LLMConfig.from_rasa({"model": "text-embedding-ada-002"})
+    result = make_service().embed(config, ["alpha", "beta"])
+    assert scripted.requests[-1].body["encoding_format"] == "base64"
+    for text, vector in zip(["alpha", "beta"], result.vectors, strict=True):
+        expected = scripted.embedding_for(text)
+        assert vector == [struct.unpack("<f", struct.pack("<f", v))[0] for v in expected]  # float32, decoded exactly
+        assert all(isinstance(v, float) for v in vector)
+    # the key of the same request when it was sent with encoding_format "float": cached vectors stay valid
+    assert result.cache_key == "484d09fcdd6de73d6454cef2b44375d9bc107bd7b68d655dc9658f9f2877a977"
 
 
 def test_embeddings_deterministic_and_ordered(scripted: ScriptedLLMServer, make_service) -> None:

@@ -156,16 +156,22 @@ class OpenAIBackend:
     async def embed(
         self, endpoint: Endpoint, texts: list[str], kwargs: Mapping[str, Any], timeout: float
     ) -> EmbeddingAnswer:
-        """One ``embeddings.create`` call (float encoding); vectors are returned in input order."""
+        """One ``embeddings.create`` call; vectors are returned in input order.
+
+        The encoding is left to the client: it asks for base64 and decodes the float32 vectors (the same
+        values as the ``float`` encoding, without parsing thousands of JSON numbers per answer on the
+        service loop), and takes floats from a server that sends them all the same. The request's cache key
+        does not depend on the encoding.
+        """
         client = self.client(endpoint)
         try:
-            response = await client.embeddings.create(
-                model=endpoint.model, input=texts, encoding_format="float", timeout=timeout, **kwargs
-            )
+            response = await client.embeddings.create(model=endpoint.model, input=texts, timeout=timeout, **kwargs)
         except openai.APIError as exc:
             raise call_error(exc) from exc
         except json.JSONDecodeError as exc:
             raise malformed_answer(f"the body is not JSON: {excerpt(exc.doc)}") from None
+        except ValueError as exc:  # the client's base64 decoding: no vectors, or a vector that is not base64
+            raise malformed_answer(f"the embeddings cannot be decoded: {exc}") from None
         if isinstance(response, str):
             raise malformed_answer(f"the body is not JSON: {excerpt(response)}")
         if len(response.data or ()) != len(texts):
