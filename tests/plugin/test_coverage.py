@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.outputs import files_of
 from tests.support.pizza import write_pizza_shop
 
 pytest_plugins = ["pytester"]
@@ -34,10 +35,6 @@ def _run(pytester: pytest.Pytester, *args: str, paths: tuple[str, ...] = ("pizza
         "no:cacheprovider",
         *args,
     )
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_a_missing_command_type_fails_the_gate_with_exit_code_6_and_the_data_is_still_written(
@@ -163,6 +160,6 @@ def test_xdist_gives_a_byte_identical_report(pytester: pytest.Pytester, shop: Pa
     _run(pytester, "--cmdgen-coverage", "--cmdgen-out", "parallel", "-n", "2", paths=both).assert_outcomes(
         passed=2, failed=1
     )
-    serial, parallel = _files(pytester.path / "serial"), _files(pytester.path / "parallel")
+    serial, parallel = files_of(pytester.path / "serial"), files_of(pytester.path / "parallel")
     assert "coverage/flow_coverage_for_failed_tests.png" in serial
     assert serial == parallel

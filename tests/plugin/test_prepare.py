@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
+from tests.support.outputs import files_of
 from tests.support.paths import EXAMPLES
 
 pytest_plugins = ["pytester"]
@@ -38,21 +39,6 @@ LAYOUT = [
 ]
 
 
-@pytest.fixture
-def car_rental(pytester: pytest.Pytester) -> Path:
-    shutil.copytree(EXAMPLES / "car_rental", pytester.path / "car_rental", ignore=shutil.ignore_patterns("conftest.py"))
-    return pytester.path / "car_rental"
-
-
-@pytest.fixture
-def llm(car_rental: Path, monkeypatch: pytest.MonkeyPatch):
-    recorded = car_rental / "commands.yml"
-    with ScriptedLLMServer(annotations=recorded, rephrasings=recorded) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-a-secret")
-        yield server
-
-
 def _prepare(pytester: pytest.Pytester, out: str, *extra: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
         "car_rental/tests",
@@ -69,14 +55,10 @@ def _prepare(pytester: pytest.Pytester, out: str, *extra: str) -> pytest.RunResu
     )
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def test_writes_the_full_layout_with_the_summary(pytester: pytest.Pytester, llm: ScriptedLLMServer) -> None:
     result = _prepare(pytester, "out")
     result.assert_outcomes(passed=17, skipped=1)
-    files = _files(pytester.path / "out")
+    files = files_of(pytester.path / "out")
     assert sorted(files) == LAYOUT  # no Hugging Face copy unless asked for
     summary = yaml.safe_load(files["result_summary.yaml"])
     assert summary["num_input_e2e_tests"] == 4
@@ -127,7 +109,7 @@ def test_a_second_run_answers_everything_from_the_cache(pytester: pytest.Pyteste
     assert calls > 0
     _prepare(pytester, "second").assert_outcomes(passed=17, skipped=1)
     assert sum(llm.counts.values()) == calls  # zero requests in the second run
-    assert _files(pytester.path / "first") | {"params.yaml": b""} == _files(pytester.path / "second") | {
+    assert files_of(pytester.path / "first") | {"params.yaml": b""} == files_of(pytester.path / "second") | {
         "params.yaml": b""
     }
 
@@ -144,7 +126,7 @@ def test_replay_mode_fails_an_item_whose_call_is_missing_with_the_key(
 def test_xdist_gives_byte_identical_files(pytester: pytest.Pytester, llm: ScriptedLLMServer) -> None:
     _prepare(pytester, "serial", "-n", "0").assert_outcomes(passed=17, skipped=1)
     _prepare(pytester, "parallel", "-n", "2").assert_outcomes(passed=17, skipped=1)
-    serial, parallel = _files(pytester.path / "serial"), _files(pytester.path / "parallel")
+    serial, parallel = files_of(pytester.path / "serial"), files_of(pytester.path / "parallel")
     serial.pop("params.yaml"), parallel.pop("params.yaml")  # names its own output directory
     assert serial == parallel
 
@@ -162,7 +144,7 @@ def test_the_dataset_does_not_depend_on_concurrency(pytester: pytest.Pytester, l
     assert reported[0][0].endswith("::book a car") and reported[0][-1].endswith(
         "in the middle of a booking[rephrase 4]"
     )
-    first, second = _files(pytester.path / "sequential"), _files(pytester.path / "concurrent")
+    first, second = files_of(pytester.path / "sequential"), files_of(pytester.path / "concurrent")
     first.pop("params.yaml"), second.pop("params.yaml")  # names its own output directory and concurrency
     assert first == second
 
@@ -207,7 +189,7 @@ def test_a_plain_script_with_the_library_writes_the_same_bytes_without_pytest(
     pytester: pytest.Pytester, llm: ScriptedLLMServer
 ) -> None:
     _prepare(pytester, "out").assert_outcomes(passed=17, skipped=1)
-    by_pytest = _files(pytester.path / "out")
+    by_pytest = files_of(pytester.path / "out")
     shutil.rmtree(pytester.path / "out")
     script = EXAMPLES / "prepare_without_pytest.py"
     # Run the example script and say at exit whether pytest was ever imported in that interpreter.
@@ -221,4 +203,4 @@ def test_a_plain_script_with_the_library_writes_the_same_bytes_without_pytest(
     done = subprocess.run([sys.executable, "-c", code], cwd=pytester.path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "no pytest"
-    assert _files(pytester.path / "out") == by_pytest
+    assert files_of(pytester.path / "out") == by_pytest

@@ -16,30 +16,11 @@ import pytest
 from pytest_cmdgen.plugin.failures import E2EFailure, format_failure
 from pytest_cmdgen.plugin.roles import concurrency_share
 from pytest_cmdgen.testing import ActionServer, ScriptedLLMServer
-from tests.support.paths import EXAMPLES
+from tests.support.outputs import files_of
 
 pytest_plugins = ["pytester"]
 
 PREPARE = ("car_rental/tests", "--cmdgen-assistant", "car_rental", "--cmdgen-prepare", "--cmdgen-num-rephrases", "3")
-
-
-@pytest.fixture
-def car_rental(pytester: pytest.Pytester) -> Path:
-    shutil.copytree(EXAMPLES / "car_rental", pytester.path / "car_rental", ignore=shutil.ignore_patterns("conftest.py"))
-    return pytester.path / "car_rental"
-
-
-@pytest.fixture
-def llm(car_rental: Path, monkeypatch: pytest.MonkeyPatch):
-    recorded = car_rental / "commands.yml"
-    with ScriptedLLMServer(annotations=recorded, rephrasings=recorded) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-a-secret")
-        yield server
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _prepare(pytester: pytest.Pytester, *extra: str) -> pytest.RunResult:
@@ -53,7 +34,7 @@ def test_ctrl_c_keeps_the_previous_dataset_and_stops_calling_the_llm(
     pytester: pytest.Pytester, car_rental: Path, llm: ScriptedLLMServer
 ) -> None:
     _prepare(pytester, "--cmdgen-out", "out").assert_outcomes(passed=17, skipped=1)
-    before = _files(pytester.path / "out")
+    before = files_of(pytester.path / "out")
     llm.latency = 0.2  # calls stay in flight long enough to interrupt the run in the middle
     llm.reset_counters()
     seen = threading.Event()
@@ -77,7 +58,7 @@ def test_ctrl_c_keeps_the_previous_dataset_and_stops_calling_the_llm(
     assert stopped_at, f"the run ended before it could be interrupted:\n{output}"
     assert process.returncode == pytest.ExitCode.INTERRUPTED, output
     assert "interrupted: nothing was written over out" in output
-    assert _files(pytester.path / "out") == before
+    assert files_of(pytester.path / "out") == before
     # After the signal only what was already in flight (at most --cmdgen-concurrency calls) reached the server.
     assert len(llm.requests) - stopped_at[0] <= 4
 
@@ -86,13 +67,13 @@ def test_a_run_with_no_data_point_never_replaces_a_dataset(
     pytester: pytest.Pytester, car_rental: Path, llm: ScriptedLLMServer
 ) -> None:
     _prepare(pytester, "--cmdgen-out", "out").assert_outcomes(passed=17, skipped=1)
-    before = _files(pytester.path / "out")
+    before = files_of(pytester.path / "out")
     empty_cache = pytester.mkdir("empty_cache")
     replay = ("--cmdgen-cache", str(empty_cache), "--cmdgen-cache-mode", "replay")
     result = _prepare(pytester, "--cmdgen-out", "out", *replay)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*no data point came out of this run (0 tests passed, 4 failed*previous*kept*"])
-    assert _files(pytester.path / "out") == before
+    assert files_of(pytester.path / "out") == before
     assert "Traceback" not in result.stdout.str()
 
 
@@ -172,7 +153,7 @@ def test_a_broken_project_with_prepare_fails_the_tests_cleanly_and_keeps_the_sum
     ("option", "value", "message"),
     [
         ("--cmdgen-command-script", "missing.yml", "--cmdgen-command-script: no such file or directory: *missing.yml"),
-        ("--cmdgen-command-script", "broken.yml", "--cmdgen-command-script: *broken.yml:2: invalid YAML*"),
+        ("--cmdgen-command-script", "broken.yml", "--cmdgen-command-script: *broken.yml:*: invalid YAML*"),
         ("--cmdgen-command-script", "notascript.yml", "--cmdgen-command-script: *notascript.yml: expected a mapping*"),
         ("--cmdgen-assistant", "nowhere", "--cmdgen-assistant / cmdgen_assistant: no such directory: *nowhere"),
     ],
