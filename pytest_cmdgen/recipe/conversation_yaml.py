@@ -17,6 +17,7 @@ prompts: good for inspection and diffs, not for building data points.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -48,15 +49,54 @@ class _Dumper(yaml.SafeDumper):
     dict and list subclasses (yamlio's marked containers) are written as plain mappings and lists."""
 
 
-for _tag, _regexp, _first in YAML12_IMPLICIT_RESOLVERS:
-    if _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
-        _Dumper.add_implicit_resolver(_tag, _regexp, list(_first))
-_Dumper.add_multi_representer(dict, yaml.SafeDumper.represent_dict)
-_Dumper.add_multi_representer(list, yaml.SafeDumper.represent_list)
+#: The same dumper over libyaml's emitter (several times faster on the dataset files), when PyYAML has it;
+#: its output is the pure-Python emitter's, byte for byte (tests/recipe/test_recipe_output.py checks).
+_CDumper: type[Any] | None = None
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _CDumper(yaml.CSafeDumper):  # type: ignore[no-redef]
+        """:class:`_Dumper` over libyaml's emitter."""
 
 
-def dump_yaml(data: Any) -> str:
-    """YAML text with stable key order, unicode kept, no line wrapping and ``null`` for None."""
+for _dumper in (_Dumper, _CDumper):
+    if _dumper is None:
+        continue
+    for _tag, _regexp, _first in YAML12_IMPLICIT_RESOLVERS:
+        if _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+            _dumper.add_implicit_resolver(_tag, _regexp, list(_first))
+    _dumper.add_multi_representer(dict, yaml.SafeDumper.represent_dict)
+    _dumper.add_multi_representer(list, yaml.SafeDumper.represent_list)
+
+
+#: Characters libyaml's emitter escapes where PyYAML's writes them as they are (NEL, beyond the BMP: emoji).
+_LIBYAML_ESCAPES = re.compile("[\x85\U00010000-\U0010ffff]")
+
+
+def _libyaml_writes_the_same(data: Any) -> bool:
+    """Whether no string in ``data`` (keys included) holds a character the two emitters write differently."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _LIBYAML_ESCAPES.search(item):
+                return False
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return True
+
+
+def dump_yaml(data: Any, *, pure_python: bool = False) -> str:
+    """YAML text with stable key order, unicode kept, no line wrapping and ``null`` for None.
+
+    Written by libyaml's emitter when PyYAML has it and the two emitters write ``data`` the same, else (or with
+    ``pure_python``) by PyYAML's: the bytes never depend on which one wrote them.
+    """
+    if _CDumper is not None and not pure_python and _libyaml_writes_the_same(data):
+        # libyaml: a negative width is "never wrap"
+        return yaml.dump(data, Dumper=_CDumper, sort_keys=False, allow_unicode=True, width=-1, default_flow_style=False)
     return yaml.dump(
         data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=float("inf"), default_flow_style=False
     )

@@ -275,3 +275,20 @@ def test_hf_dataset_is_optional(tmp_path):
         assert not (out / "4_train_test_split/hf_dataset").exists()
     else:
         assert (out / "4_train_test_split/hf_dataset/dataset_dict.json").exists()
+
+
+def test_the_libyaml_emitter_writes_the_pure_python_emitters_bytes(tmp_path):
+    from pytest_cmdgen.recipe import conversation_yaml
+
+    assert conversation_yaml._CDumper is not None  # PyYAML with libyaml: what the files below are written with
+    tree = _tree(write_output(tmp_path / "o", _output(tmp_path), serialize))
+    written = {name: data for name, data in tree.items() if name.endswith((".yml", ".yaml"))}
+    assert any(name.startswith("2_rephrasings/") for name in written)
+    for name, data in written.items():
+        loaded = yaml.safe_load(data.decode("utf-8"))
+        assert conversation_yaml.dump_yaml(loaded, pure_python=True).encode("utf-8") == data, name
+        assert conversation_yaml.dump_yaml(loaded) == conversation_yaml.dump_yaml(loaded, pure_python=True), name
+    # where libyaml would escape what PyYAML writes as is (NEL, emoji), the pure-Python emitter writes
+    tricky = {"user": "book it 😀", "bot": "line\x85break", "keys": {"🚗": ["08001", "1e3", "yes", "a: b", " x "]}}
+    assert conversation_yaml.dump_yaml(tricky) == conversation_yaml.dump_yaml(tricky, pure_python=True)
+    assert "😀" in conversation_yaml.dump_yaml(tricky)
