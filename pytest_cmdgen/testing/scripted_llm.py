@@ -157,6 +157,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.scripted._handle(self, "POST")
 
 
+class _NagleHandler(_Handler):
+    """The handler of a server that leaves Nagle's algorithm on, as many real servers do."""
+
+    disable_nagle_algorithm = False
+
+
 class _Disconnect(Exception):
     pass
 
@@ -179,6 +185,8 @@ class ScriptedLLMServer:
         seed: seed of the fault RNG.
         timeout_delay: how long a "timeout" fault keeps the request hanging (until stop at the latest).
         verbose: log each request to stderr.
+        nagle: leave Nagle's algorithm on for the server's connections (off by default), as many real servers
+            do: a client that stalls on it (waiting for a delayed ACK) shows here.
     """
 
     def __init__(
@@ -198,6 +206,7 @@ class ScriptedLLMServer:
         seed: int = 0,
         timeout_delay: float = 30.0,
         verbose: bool = False,
+        nagle: bool = False,
     ) -> None:
         """Configure the server; :meth:`start` binds and serves."""
         self.host = host
@@ -211,6 +220,7 @@ class ScriptedLLMServer:
         self.fault_rates = fault_rates or FaultRates()
         self.timeout_delay = timeout_delay
         self.verbose = verbose
+        self.nagle = nagle
         self.always_fail: str | None = None
         self.always_fail_status = 500
         self.index = AnnotationIndex()
@@ -238,7 +248,7 @@ class ScriptedLLMServer:
         if self._httpd is not None:
             return self.base_url
         self._stopping.clear()
-        httpd = _HTTPServer((self.host, self.port), _Handler)
+        httpd = _HTTPServer((self.host, self.port), _NagleHandler if self.nagle else _Handler)
         httpd.scripted = self
         self._httpd = httpd
         self.port = httpd.server_address[1]

@@ -381,3 +381,16 @@ def test_server_holds_250_concurrent_connections(scripted: ScriptedLLMServer) ->
     assert statuses == [200] * 250
     # Requests overlap instead of queueing behind each other (how many depends on how fast threads start).
     assert scripted.max_concurrency_observed >= 50
+
+
+def test_a_server_that_leaves_nagle_on_answers_the_same(make_service, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_cmdgen.llm import LLMConfig
+
+    with ScriptedLLMServer(nagle=True) as server:
+        server.add_rule(".*", lambda prompt: prompt.upper())
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-nagle-test")
+        config = LLMConfig.from_rasa({"model": "gpt-4o", "timeout": 30})
+        service = make_service(concurrency=2)
+        assert [service.chat(config, f"call {i}").text for i in range(3)] == ["CALL 0", "CALL 1", "CALL 2"]
+        assert len(service.embed(LLMConfig.from_rasa({"model": "e"}), ["a", "b"]).vectors) == 2
