@@ -39,9 +39,13 @@ CommandSourceFactory = Callable[["Project"], "CommandSource | None"]
 ActionRunnerFactory = Callable[["Project"], "ActionRunner | None"]
 """Gives the action runner to use for a project, or None for the default (stubs, server, module)."""
 
-#: Conversation (and rephrase) threads per LLM slot: more threads than slots keep a call queued for every
-#: slot that frees up, while a conversation is busy between its calls.
+#: Conversation threads per LLM slot: more threads than slots keep a call queued for every slot that frees
+#: up, while a conversation is busy between its calls.
 WORKERS_PER_SLOT = 2
+#: Rephrase threads per LLM slot. A rephrase thread waits for its conversation's validation calls, which
+#: queue behind everything else: with few threads, the next conversations' rephrase calls would be asked
+#: for late and leave a rephrase-then-validate tail at the end of the run.
+REPHRASE_WORKERS_PER_SLOT = 8
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,7 @@ class Engine:
             self._check_open()
             if self._rephrase_pool is None:
                 self._rephrase_pool = ThreadPoolExecutor(
-                    WORKERS_PER_SLOT * self.settings.concurrency, thread_name_prefix="cmdgen-rephrase"
+                    REPHRASE_WORKERS_PER_SLOT * self.settings.concurrency, thread_name_prefix="cmdgen-rephrase"
                 )
             return self._rephrase_pool
 
