@@ -9,6 +9,10 @@ LLM service grants waiting calls by priority (a conversation turn first, the lon
 first, then rephrase calls, then validation calls). Rephrasing runs on threads of its own, so it starts as
 soon as a conversation is annotated rather than behind conversations not yet started. Every result is
 memoised by test id (never computed twice).
+
+Its parts (the project, the LLM service and client, the generator's templates, the rephraser) are built,
+and their modules imported, when first needed: a run that needs only some of them (a command script with no
+LLM, a header that only loads the project) does not pay for the others.
 """
 
 from __future__ import annotations
