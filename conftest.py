@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import datasets  # noqa: F401  (see below)
 import pytest
 
 from tests.support.paths import ASSISTANTS
+
+# `datasets` registers pyarrow extension types when first imported, and a second import in the same process
+# fails ("type extension ... already defined"). pytester's in-process runs drop the modules they imported,
+# so a test that imported `datasets` inside one would make the next import fail: import it once, up front.
 
 
 @pytest.fixture(scope="session")
