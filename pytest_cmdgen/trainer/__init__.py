@@ -5,8 +5,9 @@ trl elsewhere (CPU included). A library, usable without pytest.
 ``train_config.yaml``, ``metrics.json``, ``loss.png``, model card, optionally ``merged/``);
 :class:`TrainConfig` holds every setting (keys named as the Hugging Face / PEFT arguments they set) and
 :func:`resolve_train_config` reads one from YAML; :func:`chat_format` / :func:`encode` build the training
-sequences through the base model's chat template with the loss on the completion only. The console
-script ``cmdgen-train`` is :func:`main`.
+sequences through the base model's chat template with the loss on the completion only;
+:func:`load_generation_model` loads a trained adapter (or any model directory) and generates answers the
+way the model is served. The console script ``cmdgen-train`` is :func:`main`.
 
 Importing this package (or any module of it) imports no part of the training stack: torch, transformers,
 peft, trl, datasets, accelerate and unsloth are imported inside the functions that use them.
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from pytest_cmdgen.trainer.cli import main
     from pytest_cmdgen.trainer.data import Example, Split, command_counts, load_split
     from pytest_cmdgen.trainer.errors import TrainError, TrainInterrupted, TrainSetupError
+    from pytest_cmdgen.trainer.inference import Generation, GenerationModel, load_generation_model
     from pytest_cmdgen.trainer.request import check_train_request
     from pytest_cmdgen.trainer.run import TrainResult, config_for_run, last_checkpoint, resume_command, train
     from pytest_cmdgen.trainer.train_config import (
@@ -47,7 +49,10 @@ __getattr__ = lazy_exports(
         "Encoded": "chat",
         "encode_all": "chat",
         "Example": "data",
+        "Generation": "inference",
+        "GenerationModel": "inference",
         "last_checkpoint": "run",
+        "load_generation_model": "inference",
         "load_split": "data",
         "load_train_config": "train_config",
         "main": "cli",
@@ -70,6 +75,8 @@ __all__ = [
     "ChatFormat",
     "Encoded",
     "Example",
+    "Generation",
+    "GenerationModel",
     "Schedule",
     "Split",
     "TrainConfig",
@@ -85,6 +92,7 @@ __all__ = [
     "encode",
     "encode_all",
     "last_checkpoint",
+    "load_generation_model",
     "load_split",
     "load_train_config",
     "main",
