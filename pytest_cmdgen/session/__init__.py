@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pytest_cmdgen.session.engine import ActionRunnerFactory, CommandSourceFactory, Engine, TestOutcome
     from pytest_cmdgen.session.pipeline import (
         CheckGates,
+        Evaluate,
         MergeWorkerResults,
         Pipeline,
         PipelineContext,
@@ -38,6 +39,7 @@ __getattr__ = lazy_exports(
         "ActionRunnerFactory": "engine",
         "CaseRef": "runner",
         "CheckGates": "pipeline",
+        "Evaluate": "pipeline",
         "CommandSourceFactory": "engine",
         "default_pipeline": "pipeline",
         "discover_cases": "discovery",
@@ -64,6 +66,7 @@ __all__ = [
     "ActionRunnerFactory",
     "CaseRef",
     "CheckGates",
+    "Evaluate",
     "CommandSourceFactory",
     "Engine",
     "MergeWorkerResults",
