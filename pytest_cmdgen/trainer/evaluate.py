@@ -452,6 +452,17 @@ def render(result: EvaluationResult, stream: TextIO | None = None, rich: bool | 
         console.print(f"wrote {path}", highlight=False)
 
 
+def _release_training_memory() -> None:
+    """Free what the finished training run still holds (its model lingers in reference cycles) before the
+    evaluation loads the model again: on a GPU the two would not fit side by side for a large base."""
+    import gc
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def evaluate_after_training(
     out_dir: Path, base: bool = False, log: Log | None = None, stream: TextIO | None = None
 ) -> EvaluationResult | None:
@@ -464,6 +475,7 @@ def evaluate_after_training(
     out_dir = Path(out_dir)
     say = log or _stderr
     retry = f"the trained model is kept in {out_dir / outputs.MODEL_DIR}; retry with: cmdgen-evaluate {out_dir}"
+    _release_training_memory()
     try:
         if not data_points(out_dir, "val"):
             say("no val data point: the model is not evaluated")

@@ -157,3 +157,30 @@ def test_prompts_longer_than_the_models_context_are_left_out(out: Path) -> None:
     assert result.left_out == sum(1 for n in lengths if n > lengths[2]) > 0
     assert len(result.points) == 6 - result.left_out
     assert f"whose prompt and answer budget ({budget} tokens) exceed the model's context" in result.warnings[-1]
+
+
+def test_the_pipelines_evaluate_step_scores_the_trained_model_and_a_failure_is_one_error_line(
+    out: Path, tmp_path: Path
+) -> None:
+    from pytest_cmdgen.session import Evaluate, Pipeline, PipelineContext, SessionConfig, SessionResults
+    from pytest_cmdgen.trainer.run import TrainResult
+
+    def context() -> PipelineContext:
+        step = PipelineContext(SessionConfig(rootdir=tmp_path), SessionResults(), engine=None)  # type: ignore[arg-type]
+        step.written, step.trained = out, TrainResult(out / "model", None, "transformers", {})
+        return step
+
+    untrained = context()
+    untrained.trained = None  # nothing trained: nothing to evaluate
+    assert Pipeline((Evaluate(),)).run(untrained).steps_run == ["evaluate"] and untrained.evaluation is None
+    done = Pipeline((Evaluate(),)).run(context())
+    assert done.errors == [] and done.evaluation is not None
+    assert [e.label for e in done.evaluation.evaluations] == ["fine-tuned"]
+    assert (out / "model" / "evaluation.json").is_file()
+
+    weights = out / "model" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    failed = Pipeline((Evaluate(),)).run(context())
+    assert len(failed.errors) == 1 and failed.errors[0].startswith("evaluate: evaluation failed: ")
+    assert f"the trained model is kept in {out / 'model'}" in failed.errors[0]
+    assert (out / "model" / "adapter_config.json").is_file() and weights.is_file()
