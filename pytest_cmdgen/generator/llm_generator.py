@@ -185,6 +185,7 @@ class LLMCommandGenerator:
             commands=list(commands),
             llm_prompt=prompt,
             llm_commands=[command.as_dict() for command in commands],
+            llm_answer=None if commands else completion.text,  # shown when the turn's test fails
         )
 
     def _forced_slot(self, request: CommandRequest) -> str | None:

@@ -51,6 +51,7 @@ from pytest_cmdgen.llm.priority import (
 )
 from pytest_cmdgen.llm.purpose import Purpose
 from pytest_cmdgen.llm.service import Completion, Embeddings, LLMService, PurposeLike, RetryPolicy
+from pytest_cmdgen.llm.spec import LOCAL_BACKEND, LLMSpec, LLMSpecError, parse_llm_spec
 from pytest_cmdgen.llm.usage import PurposeUsage, TokenUsage, UsageMeter, estimate_cost, price_for
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "DEFAULT_BACKENDS",
     "DEFAULT_PRIORITY",
     "EMBEDDINGS_DEFAULTS",
+    "LOCAL_BACKEND",
     "OPENAI_BACKEND",
     "REPHRASER_DEFAULTS",
     "REPHRASE_PRIORITY",
@@ -79,6 +81,8 @@ __all__ = [
     "LLMConfigError",
     "LLMError",
     "LLMService",
+    "LLMSpec",
+    "LLMSpecError",
     "Purpose",
     "PriorityKey",
     "PurposeLike",
@@ -95,6 +99,7 @@ __all__ = [
     "create_backend",
     "estimate_cost",
     "known_backends",
+    "parse_llm_spec",
     "price_for",
     "register_backend",
     "turn_priority",

@@ -6,6 +6,7 @@ not use the plugin pays nothing. The library is imported when an E2E file is act
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -126,6 +127,19 @@ def _check_settings(settings: CmdgenSettings) -> None:
         )
     if settings.training:
         _check_train_request(settings)
+    if settings.compare is not None:
+        from pytest_cmdgen.recipe.output import ANNOTATIONS_DIR
+
+        if not (settings.compare / ANNOTATIONS_DIR).is_dir():
+            raise pytest.UsageError(
+                f"--cmdgen-compare / cmdgen_compare: {settings.compare} has no {ANNOTATIONS_DIR}/ (expected the "
+                "output directory of a --cmdgen-prepare run)"
+            )
+    if settings.llm is not None and settings.llm.kind == "local" and not _installed("transformers"):
+        raise pytest.UsageError(
+            "--cmdgen-llm / cmdgen_llm: local: runs the model with transformers, which is not installed "
+            "(pip install 'pytest-cmdgen[train]')"
+        )
 
 
 def _installed(module: str) -> bool:
@@ -141,6 +155,13 @@ def _e2e_roots(config: pytest.Config, settings: CmdgenSettings) -> tuple[Path, .
     With no paths on the command line, the ini paths are added to what pytest collects, like testpaths.
     """
     cwd = config.invocation_params.dir
+    if settings.compare is not None and config.args_source != pytest.Config.ArgsSource.ARGS:
+        from pytest_cmdgen.session.compare import VALIDATION_TESTS_DIR
+
+        validation = settings.compare / VALIDATION_TESTS_DIR
+        if validation.is_dir():  # compare on conversations the model did not train on
+            config.args[:] = [str(validation)]
+            return (validation,)
     given = [Path(cwd, arg.split("::")[0]).resolve() for arg in config.args]
     if config.args_source == pytest.Config.ArgsSource.ARGS:
         return (*given, *settings.e2e_paths)
@@ -201,7 +222,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     """One line naming the assistant, the Rasa version whose behaviour is reproduced (and why), the commands."""
     if not _cmdgen_requested(config):
         return None
-    from pytest_cmdgen.errors import CmdgenInputError
+    from pytest_cmdgen.errors import CmdgenError, CmdgenInputError
 
     settings = config.stash[SETTINGS_KEY]
     engine = role_of(config).runner.engine
@@ -214,6 +235,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         if settings.command_script
         else (project.config.generator.name if project.config.generator else "no command generator")
     )
+    if not settings.command_script and project.config.generator:  # which model produced the commands
+        with contextlib.suppress(CmdgenError, OSError):  # a broken generator config fails the tests, once each
+            source += f", model {engine.model_label()}"
     mode = ", preparing data" if settings.prepare else ""
     lines = [
         f"cmdgen: assistant {settings.assistant}, Rasa {project.version_label or project.profile.version} "

@@ -27,7 +27,7 @@ class OptionSpec:
 
     name: str  # attribute of ``CmdgenSettings``; CLI ``--cmdgen-<name with ->``, ini ``cmdgen_<name>``
     help: str
-    kind: str = "str"  # str | int | float | flag | path | paths | choice | datetime | list (comma-separated)
+    kind: str = "str"  # str | int | float | flag | path | paths | choice | datetime | list (comma-separated) | llm
     default: Any = None
     choices: tuple[str, ...] = ()
     metavar: str | None = None
@@ -144,6 +144,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "training config's model_name_or_path).", "str", metavar="NAME_OR_PATH"),
     OptionSpec("train_resume", "Continue an interrupted --cmdgen-train run from its newest checkpoint (implies "
                "--cmdgen-train).", "flag", default=_DEFAULT["train_resume"]),
+    OptionSpec("llm", "Use this LLM for the command generator instead of config.yml's: openai:MODEL@URL (any "
+               "OpenAI-compatible server; without @URL, OPENAI_BASE_URL / OPENAI_API_KEY apply) or local:PATH (a model "
+               "or LoRA adapter directory, run in-process; needs pytest-cmdgen[train]). Greedy; the prompt stays the "
+               "project's. The rephraser and the flow-retrieval embeddings keep config.yml's models.", "llm",
+               metavar="SPEC"),
+    OptionSpec("compare", "Compare the commands of this run with the annotations (the teacher) of a --cmdgen-prepare "
+               "output DIR: pass rates, per-turn command exact match, the first diverging turn of each test; writes "
+               "DIR/model/e2e_comparison.json. Without test paths, runs DIR's validation split.", "path",
+               metavar="OUT_DIR"),
 )
 
 
@@ -186,6 +195,10 @@ def convert(spec: OptionSpec, raw: Any, base: Path) -> Any:
         elif spec.kind == "list":
             items = str(raw).split(",") if isinstance(raw, str) else [str(item) for item in raw]
             value = tuple(item.strip() for item in items if item.strip())
+        elif spec.kind == "llm":
+            from pytest_cmdgen.llm.spec import parse_llm_spec
+
+            value = parse_llm_spec(str(raw), base)
         elif spec.kind == "choice":
             value = str(raw).strip()
             if value not in spec.choices:
@@ -195,6 +208,8 @@ def convert(spec: OptionSpec, raw: Any, base: Path) -> Any:
     except (TypeError, ValueError) as exc:
         if isinstance(exc, OptionValueError):
             raise
+        if spec.kind == "llm":  # the spec's own message says which part is wrong and what was expected
+            raise OptionValueError(f"{spec.flag} / {spec.ini}: {exc}") from None
         expected = {"int": "an integer", "float": "a number", "datetime": "an ISO 8601 timestamp"}.get(
             spec.kind, "a valid value"
         )

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pytest_cmdgen.llm.purpose import Purpose
+from pytest_cmdgen.plugin.compare_summary import render_comparison
 from pytest_cmdgen.plugin.coverage_summary import render_coverage, render_gate_failures
 from pytest_cmdgen.plugin.roles import concurrency_share
 
@@ -85,11 +86,6 @@ def summary_rows(role: Role) -> list[tuple[str, str]]:
         losses = trained.train_losses
         loss = f", train loss {losses[0]:.4f} → {losses[-1]:.4f}" if losses else ""
         rows.append(("model", f"{trained.model_dir} ({trained.backend}, {trained.metrics['global_step']} steps{loss})"))
-    evaluation = context.evaluation if context is not None else None
-    if evaluation is not None:
-        from pytest_cmdgen.trainer.evaluate import summary_line
-
-        rows += [("evaluation", summary_line(e)) for e in evaluation.evaluations]
     return rows
 
 
@@ -123,3 +119,4 @@ def render_summary(role: Role, terminalreporter: Any, verbosity: int) -> None:
         for line in sorted(results.rejections):
             terminalreporter.write_line(line)
     render_coverage(role.context, terminalreporter, verbosity)
+    render_comparison(role.context, terminalreporter, verbosity)

@@ -137,6 +137,10 @@ class Role:
         actual = first.actual if first else (result.reason or "it failed")
         if first and first.message:
             actual = f"{first.message}: {actual}"
+        from pytest_cmdgen.session.compare import unparsed_answers
+
+        for at, text, answer in unparsed_answers(outcome.run, line if first else None):
+            actual += f"; the command generator's answer to {text!r} (line {at}) gave no command: {answer!r}"
         raise E2EFailure(item.name, item.suite.path, line, expected, actual, tuple(result.transcript))
 
     def run_rephrase_item(self, item: RephraseCaseItem) -> tuple[int, int]:

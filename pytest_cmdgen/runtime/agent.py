@@ -163,6 +163,8 @@ class Conversation:
             parse_data["llm_prompt"] = prediction.llm_prompt
         if prediction is not None and prediction.llm_commands is not None:
             parse_data["llm_commands"] = prediction.llm_commands
+        if prediction is not None and prediction.llm_answer is not None:
+            parse_data["llm_answer"] = prediction.llm_answer
         message.parse_data = parse_data
         tracker.update(message)
         try:

@@ -52,6 +52,8 @@ class CommandPrediction:
     commands: list[Command]
     llm_prompt: str | None = None
     llm_commands: list[dict[str, Any]] | None = None
+    llm_answer: str | None = None
+    """The LLM's answer when it gave no command (an unparseable answer), for the failure report."""
 
 
 class CommandSource(Protocol):

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 from pytest_cmdgen._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from pytest_cmdgen.session.compare import E2EComparison, TestComparison, TurnComparison, compare_runs
     from pytest_cmdgen.session.config import SessionConfig
     from pytest_cmdgen.session.discovery import discover_cases, find_e2e_files, is_e2e_file
     from pytest_cmdgen.session.engine import ActionRunnerFactory, CommandSourceFactory, Engine, TestOutcome
     from pytest_cmdgen.session.pipeline import (
         CheckGates,
-        Evaluate,
+        CompareWithTeacher,
         MergeWorkerResults,
         Pipeline,
         PipelineContext,
@@ -39,8 +40,10 @@ __getattr__ = lazy_exports(
         "ActionRunnerFactory": "engine",
         "CaseRef": "runner",
         "CheckGates": "pipeline",
-        "Evaluate": "pipeline",
         "CommandSourceFactory": "engine",
+        "compare_runs": "compare",
+        "CompareWithTeacher": "pipeline",
+        "E2EComparison": "compare",
         "default_pipeline": "pipeline",
         "discover_cases": "discovery",
         "Engine": "engine",
@@ -55,8 +58,10 @@ __getattr__ = lazy_exports(
         "SessionConfig": "config",
         "SessionResults": "results",
         "SessionRunner": "runner",
+        "TestComparison": "compare",
         "TestOutcome": "engine",
         "Train": "pipeline",
+        "TurnComparison": "compare",
         "TurnRephrasing": "runner",
         "WriteDatasets": "pipeline",
     },
@@ -66,8 +71,9 @@ __all__ = [
     "ActionRunnerFactory",
     "CaseRef",
     "CheckGates",
-    "Evaluate",
     "CommandSourceFactory",
+    "CompareWithTeacher",
+    "E2EComparison",
     "Engine",
     "MergeWorkerResults",
     "Pipeline",
@@ -77,10 +83,13 @@ __all__ = [
     "SessionConfig",
     "SessionResults",
     "SessionRunner",
+    "TestComparison",
     "TestOutcome",
     "Train",
+    "TurnComparison",
     "TurnRephrasing",
     "WriteDatasets",
+    "compare_runs",
     "default_pipeline",
     "discover_cases",
     "find_e2e_files",

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_cmdgen.llm.spec import LLMSpec
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,10 @@ class SessionConfig:
     """Base model to fine-tune (hub id or local directory); overrides the training config's."""
     train_resume: bool = False
     """Continue an interrupted training run from its newest checkpoint (implies ``train``)."""
+    llm: LLMSpec | None = None
+    """The LLM that replaces the command generator's for this run (``--cmdgen-llm``); None: config.yml's."""
+    compare: Path | None = None
+    """A prepare output directory whose annotations (the teacher) this run's commands are compared with."""
 
     @property
     def coverage_enabled(self) -> bool:

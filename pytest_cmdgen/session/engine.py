@@ -63,6 +63,22 @@ class TestOutcome:
     conversation: Conversation | None = None
 
 
+def register_local_backend(settings: SessionConfig) -> None:
+    """Register the trainer's in-process model back-end as ``"local"`` when ``--cmdgen-llm local:`` asks for it.
+
+    Registered by name, as a string imported on first use: the LLM layer never imports the trainer (or
+    torch); a back-end the user registered as ``"local"`` themselves is left alone.
+    """
+    from pytest_cmdgen.llm import LOCAL_BACKEND, known_backends, register_backend
+
+    if settings.llm is not None and settings.llm.kind == LOCAL_BACKEND and LOCAL_BACKEND not in known_backends():
+        register_backend(LOCAL_BACKEND, LOCAL_BACKEND_FACTORY)
+
+
+#: Where the ``"local"`` back-end lives (the trainer layer: it imports torch and transformers when it loads).
+LOCAL_BACKEND_FACTORY = "pytest_cmdgen.trainer.local_backend:LocalBackend"
+
+
 class Engine:
     """Runs test cases of one assistant project for one process (one per xdist worker)."""
 
@@ -115,6 +131,7 @@ class Engine:
             if self._service is None:
                 from pytest_cmdgen.llm import LLMService, ResponseCache, RetryPolicy
 
+                register_local_backend(self.settings)
                 self._service = LLMService(
                     concurrency=self.settings.concurrency,
                     retry=RetryPolicy(max_retries=self.settings.max_retries),
@@ -139,7 +156,17 @@ class Engine:
                         line=component.line if component else None,
                         hint=f"Rasa {project.profile.version}, {project.version_reason}",
                     ) from None
+                if self.settings.llm is not None:
+                    # --cmdgen-llm: another model answers the same prompt (the template stays the project's:
+                    # it is the one a fine-tuned model learnt), greedily, with the generator's max_tokens.
+                    self._generator.llm_config = self.settings.llm.config(self._generator.llm_config)
             return self._generator
+
+    def model_label(self) -> str:
+        """Which model produces the commands: the ``--cmdgen-llm`` spec, else config.yml's model."""
+        if self.settings.llm is not None:
+            return f"{self.settings.llm.label} (--cmdgen-llm)"
+        return f"{self.generator().llm_config.model_label} (config.yml)"
 
     def response_rephraser(self) -> ResponseRephraser | None:
         """The project's response rephraser (``endpoints.yml`` ``nlg: {type: rephrase}``), else None."""

@@ -28,6 +28,8 @@ class SessionResults:
     """Rejected paraphrases, one line each, for the verbose summary."""
     coverage: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Test id → what the run contributes to the coverage report (``TestCoverage.to_dict()``)."""
+    compared: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Test id → its run as ``--cmdgen-compare`` needs it (``session.compare.run_record``)."""
 
     @property
     def ran_tests(self) -> bool:
@@ -43,6 +45,7 @@ class SessionResults:
             "usage": self.usage,
             "rejections": self.rejections,
             "coverage": self.coverage,
+            "compared": self.compared,
         }
 
     def merge(self, payload: dict[str, Any]) -> None:
@@ -53,6 +56,7 @@ class SessionResults:
         self.usage.extend(payload.get("usage", []))
         self.rejections.extend(payload.get("rejections", []))
         self.coverage.update(payload.get("coverage", {}))
+        self.compared.update(payload.get("compared", {}))
 
 
 __all__ = ["SessionResults"]

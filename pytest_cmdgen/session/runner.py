@@ -18,6 +18,7 @@ from pytest_cmdgen.coverage.record import record_test
 from pytest_cmdgen.errors import CmdgenError
 from pytest_cmdgen.recipe.conversation import AnnotatedStep
 from pytest_cmdgen.recipe.transport import conversation_to_dict
+from pytest_cmdgen.session.compare import error_record, run_record
 from pytest_cmdgen.session.config import SessionConfig
 from pytest_cmdgen.session.engine import ActionRunnerFactory, CommandSourceFactory, Engine, TestOutcome
 from pytest_cmdgen.session.results import SessionResults
@@ -82,8 +83,10 @@ class SessionRunner:
         self.results.sources[case.test_id.rpartition("::")[0]] = str(case.path)
         try:
             outcome = self.engine.outcome(case.test_id, case.suite, case.test_case)
-        except Exception:
+        except Exception as exc:
             self.results.tests["failed"] += 1
+            if self.config.compare is not None:
+                self.results.compared[case.test_id] = error_record(case.test_case, exc)
             raise
         result = outcome.run.result
         if result.skipped:
@@ -93,6 +96,8 @@ class SessionRunner:
             self._record(outcome.test_id, outcome.conversation)
         else:
             self.results.tests["failed"] += 1
+        if self.config.compare is not None and not result.skipped:
+            self.results.compared[outcome.test_id] = run_record(case.test_case, outcome.run)
         if self.config.coverage_enabled and not result.skipped:
             record = record_test(outcome.run.events, passed=result.passed)
             self.results.coverage[outcome.test_id] = record.to_dict()
