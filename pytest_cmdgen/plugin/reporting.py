@@ -86,6 +86,11 @@ def summary_rows(role: Role) -> list[tuple[str, str]]:
         losses = trained.train_losses
         loss = f", train loss {losses[0]:.4f} → {losses[-1]:.4f}" if losses else ""
         rows.append(("model", f"{trained.model_dir} ({trained.backend}, {trained.metrics['global_step']} steps{loss})"))
+    evaluation = context.evaluation if context is not None else None
+    if evaluation is not None:
+        from pytest_cmdgen.trainer.evaluate import summary_line
+
+        rows += [("evaluation", summary_line(e)) for e in evaluation.evaluations]
     return rows
 
 

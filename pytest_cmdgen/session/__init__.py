@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pytest_cmdgen.session.pipeline import (
         CheckGates,
         CompareWithTeacher,
+        Evaluate,
         MergeWorkerResults,
         Pipeline,
         PipelineContext,
@@ -40,6 +41,7 @@ __getattr__ = lazy_exports(
         "ActionRunnerFactory": "engine",
         "CaseRef": "runner",
         "CheckGates": "pipeline",
+        "Evaluate": "pipeline",
         "CommandSourceFactory": "engine",
         "compare_runs": "compare",
         "CompareWithTeacher": "pipeline",
@@ -71,6 +73,7 @@ __all__ = [
     "ActionRunnerFactory",
     "CaseRef",
     "CheckGates",
+    "Evaluate",
     "CommandSourceFactory",
     "CompareWithTeacher",
     "E2EComparison",

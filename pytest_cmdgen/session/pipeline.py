@@ -1,7 +1,7 @@
 """The end-of-session pipeline: an ordered list of named steps run once, after every test case ran.
 
 The order is fixed: merge the workers' results → write the datasets → the coverage report → the
-coverage gates → train → (evaluate, as that lands). Each step is a small object with a ``name`` and
+coverage gates → train → evaluate. Each step is a small object with a ``name`` and
 ``run(context)``; it reads and adds to one :class:`PipelineContext`. A failed gate is no error of the
 pipeline: the steps go on, and ``gates_passed`` tells the later ones (training does not start). The
 pytest controller runs :func:`default_pipeline` at session end; a script or another front end runs the
@@ -32,6 +32,7 @@ from pytest_cmdgen.session.results import SessionResults
 if TYPE_CHECKING:
     from pytest_cmdgen.session.compare import E2EComparison
     from pytest_cmdgen.session.engine import Engine
+    from pytest_cmdgen.trainer.evaluate import EvaluationResult
     from pytest_cmdgen.trainer.run import TrainResult
 
 
@@ -69,6 +70,8 @@ class PipelineContext:
     """False when a coverage gate failed: later steps (training) must not start."""
     trained: TrainResult | None = None
     """The fine-tuned model, once :class:`Train` ran."""
+    evaluation: EvaluationResult | None = None
+    """The fine-tuned model's scores on the val split, once :class:`Evaluate` ran."""
     comparison: E2EComparison | None = None
     """This run next to the teacher's annotations, once :class:`CompareWithTeacher` ran (``--cmdgen-compare``)."""
 
@@ -139,6 +142,7 @@ class WriteDatasets:
             out=config.shown(config.out),
             seed=config.seed,
             rasa_version=engine.project().profile.version,
+            **project_record(engine),
         )
         context.output = RecipeOutput(
             num_input_e2e_tests=sum(context.results.tests.values()),
@@ -160,6 +164,25 @@ class WriteDatasets:
             )
         except OSError as exc:
             raise CmdgenError(f"could not write {config.out}: {exc}") from None
+
+
+def project_record(engine: Engine) -> dict[str, Any]:
+    """What the evaluation and the serving files need to know about the project once it is gone (an output
+    copied to a GPU runner), recorded in ``params.yaml``: the command generator, how its LLM is configured
+    (a model group or inline), its command syntax, and the user flows an answer may start."""
+    from pytest_cmdgen.generator.grammar import user_flow_ids
+    from pytest_cmdgen.generator.prompt import component_syntax
+
+    project = engine.project()
+    generator = project.config.generator
+    return {
+        "command_generator": generator.name if generator else None,
+        "command_generator_llm_style": ("model_group" if "model_group" in generator.llm else "inline")
+        if generator
+        else None,
+        "command_syntax": component_syntax(generator.name if generator else None),
+        "flow_ids": sorted(user_flow_ids(flow.id for flow in project.flows)),
+    }
 
 
 def previous_data_points(out: Path) -> int | None:
@@ -253,6 +276,24 @@ class Train:
         context.trained = train(context.written, train_config, resume=config.train_resume, resume_hint=hint)
 
 
+class Evaluate:
+    """Evaluate the model :class:`Train` just wrote on the val split (``<out>/model/evaluation.json``, a table
+    on stderr); only when training ran. A failure is one line that keeps the trained model."""
+
+    name = "evaluate"
+
+    def run(self, context: PipelineContext) -> None:
+        """Answer every val data point with the fine-tuned model and score it like ``rasa test du``."""
+        if context.trained is None or context.written is None:
+            return
+        from pytest_cmdgen.trainer import load_train_config
+        from pytest_cmdgen.trainer.evaluate import evaluate_after_training
+        from pytest_cmdgen.trainer.outputs import CONFIG_FILE
+
+        saved = load_train_config(context.trained.model_dir / CONFIG_FILE)
+        context.evaluation = evaluate_after_training(context.written, base=saved.evaluate_base)
+
+
 class CompareWithTeacher:
     """``--cmdgen-compare OUT_DIR``: compare this run's commands with the prepare run's annotations (the
     teacher) and write ``OUT_DIR/model/e2e_comparison.json`` (not when interrupted or when no test ran)."""
@@ -315,13 +356,22 @@ class Pipeline:
 def default_pipeline() -> Pipeline:
     """The steps every session runs at its end, in order."""
     return Pipeline(
-        (MergeWorkerResults(), WriteDatasets(), ReportCoverage(), CheckGates(), Train(), CompareWithTeacher())
+        (
+            MergeWorkerResults(),
+            WriteDatasets(),
+            ReportCoverage(),
+            CheckGates(),
+            Train(),
+            Evaluate(),
+            CompareWithTeacher(),
+        )
     )
 
 
 __all__ = [
     "CheckGates",
     "CompareWithTeacher",
+    "Evaluate",
     "MergeWorkerResults",
     "Pipeline",
     "PipelineContext",

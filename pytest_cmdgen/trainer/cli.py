@@ -3,6 +3,7 @@
 So a CI job on a GPU runner can train from the artifact an earlier CPU job produced. The same entry point
 runs as ``python -m pytest_cmdgen.trainer`` and under ``accelerate launch -m pytest_cmdgen.trainer`` or
 ``torchrun --nproc_per_node N -m pytest_cmdgen.trainer`` for data-parallel training (rank 0 writes).
+The model is then evaluated on the val split (``evaluation.json``, see ``cmdgen-evaluate``).
 Exit status: 0 trained, 1 an error (one line on stderr), 130 interrupted (the line says how to resume).
 """
 
@@ -43,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     args = parser().parse_args(argv)
-    from pytest_cmdgen.trainer.run import config_for_run, resume_command, train
+    from pytest_cmdgen.trainer.run import config_for_run, is_main_process, resume_command, train
 
     try:
         config = config_for_run(args.out_dir, args.config, args.base_model, args.resume)
@@ -58,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             resume=args.resume,
             resume_hint=resume_command(args.out_dir, args.config, args.base_model),
         )
+        if is_main_process():  # the model just trained, on the val split (rank 0 only under torchrun)
+            from pytest_cmdgen.trainer.evaluate import evaluate_after_training
+
+            evaluate_after_training(args.out_dir, base=config.evaluate_base)
     except TrainInterrupted as exc:
         print(f"cmdgen-train: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED

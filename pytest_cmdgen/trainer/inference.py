@@ -147,6 +147,14 @@ class GenerationModel:
     stop_ids: list[int] = field(default_factory=list)
     """Token ids that end an answer: the end-of-turn token first, then the tokenizer's and model's EOS."""
 
+    @property
+    def max_context(self) -> int | None:
+        """The longest sequence (prompt and answer) the model takes, in tokens, where its config says."""
+        config = getattr(self.model, "config", None)
+        text = config.get_text_config() if config is not None and hasattr(config, "get_text_config") else config
+        value = getattr(text, "max_position_embeddings", None)
+        return value if isinstance(value, int) and value > 0 else None
+
     def encode(self, prompt: str) -> list[int]:
         """The prompt's tokens as the model is served them (the chat template with the generation prompt)."""
         return prompt_ids(self.tokenizer, self.fmt, prompt)
@@ -260,6 +268,7 @@ def load_generation_model(
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # no "Loading weights" bars: the caller says what is loaded
     if without_adapter:
         if source.base is None:
             raise TrainSetupError(f"{source.path} is a full model, not an adapter: it has no base model to load")

@@ -8,6 +8,8 @@ imports nothing heavy except matplotlib, and that only to draw the curves.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,24 @@ CARD_FILE = "README.md"
 
 VLLM_DEFAULT_MAX_LORA_RANK = 16
 """vLLM refuses a LoRA adapter of a higher rank unless ``--max-lora-rank`` says otherwise."""
+VLLM_MAX_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+"""The values vLLM's ``--max-lora-rank`` accepts (``vllm.config.lora.MaxLoRARanks``)."""
+ADAPTER_NAME = "cmdgen"
+"""The name vLLM serves the adapter under (``--lora-modules cmdgen=...``): the model a client asks for."""
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write UTF-8 text to ``path`` through a temporary file beside it and a rename: never half a file."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
 
 
 @dataclass(frozen=True)
@@ -139,16 +159,26 @@ def plot_losses(model_dir: Path, document: Mapping[str, Any]) -> Path | None:
     return path
 
 
-def serve_command(config: TrainConfig, model_dir: Path) -> str:
-    """The vLLM command that serves the base model with this adapter (the adapter's rank carried over)."""
+def vllm_max_lora_rank(r: int) -> int | None:
+    """The ``--max-lora-rank`` that serves an adapter of rank ``r``: the smallest value vLLM accepts that is at
+    least ``r``; None when vLLM's default (16) does."""
+    if r <= VLLM_DEFAULT_MAX_LORA_RANK:
+        return None
+    return next((value for value in VLLM_MAX_LORA_RANKS if value >= r), r)
+
+
+def serve_command(config: TrainConfig, model_dir: Path | str, base: str | None = None) -> str:
+    """The vLLM command that serves the base model with this adapter (the adapter's rank carried over);
+    ``base`` replaces the configured base model's name (say, its absolute path)."""
     parts = [
-        f"vllm serve {config.model_name_or_path}",
+        f"vllm serve {base or config.model_name_or_path}",
         "--enable-lora",
-        f"--lora-modules cmdgen={model_dir}",
+        f"--lora-modules {ADAPTER_NAME}={model_dir}",
         f"--max-model-len {config.max_length}",
     ]
-    if config.r > VLLM_DEFAULT_MAX_LORA_RANK:
-        parts.append(f"--max-lora-rank {config.r}")
+    rank = vllm_max_lora_rank(config.r)
+    if rank is not None:
+        parts.append(f"--max-lora-rank {rank}")
     return " ".join(parts)
 
 
@@ -215,12 +245,13 @@ def model_card(
     if merged:
         lines += [f"The merged 16-bit model is in `{MERGED_DIR}/` (serve it without `--enable-lora`).", ""]
     lines += [
-        "In the assistant's `config.yml`, point the command generator at it:",
+        "`serve/vllm.sh` runs this command. In the assistant's `config.yml`, point the command generator at it "
+        "(`serve/config.yml`, and `serve/endpoints.yml` for a model group, are ready to paste):",
         "",
         "```yaml",
         "llm:",
         "  provider: self-hosted",
-        "  model: cmdgen",
+        f"  model: {ADAPTER_NAME}",
         "  api_base: http://localhost:8000/v1",
         "```",
         "",
@@ -242,11 +273,15 @@ __all__ = [
     "METRICS_FILE",
     "MODEL_DIR",
     "PLOT_FILE",
+    "ADAPTER_NAME",
+    "VLLM_MAX_LORA_RANKS",
     "RunFigures",
     "loss_curves",
     "metrics_document",
     "model_card",
     "plot_losses",
     "serve_command",
+    "vllm_max_lora_rank",
+    "write_atomic",
     "write_metrics",
 ]

@@ -31,6 +31,7 @@ from pytest_cmdgen.trainer.environment import (
 )
 from pytest_cmdgen.trainer.errors import TrainError, TrainInterrupted, TrainSetupError
 from pytest_cmdgen.trainer.progress import ProgressView, StopRequest, trainer_callbacks
+from pytest_cmdgen.trainer.serve import write_serve_files
 from pytest_cmdgen.trainer.train_config import TrainConfig, config_yaml, plan_schedule, resolve_train_config
 
 Log = Callable[[str], None]
@@ -95,6 +96,11 @@ def resume_command(out_dir: Path, config_file: Path | None = None, base_model: s
 
 def _rank() -> int:
     return int(os.environ.get("RANK", "0") or 0)
+
+
+def is_main_process() -> bool:
+    """Whether this process writes the outputs (rank 0, or the only process)."""
+    return _rank() == 0
 
 
 def _world_size() -> int:
@@ -315,6 +321,7 @@ def train(
         counts = {"train": dict(command_counts(split.train)), "val": dict(command_counts(split.val))}
         card = outputs.model_card(config, model_dir, figures, document, counts, merged=merged_dir is not None)
         (model_dir / outputs.CARD_FILE).write_text(card, encoding="utf-8")
+        write_serve_files(out_dir, config)
         losses = document["train_loss"]
         loss_text = f"loss {losses[0]['loss']:.4f} → {losses[-1]['loss']:.4f}, " if losses else ""
         say(
@@ -360,6 +367,7 @@ __all__ = [
     "TrainResult",
     "config_for_run",
     "last_checkpoint",
+    "is_main_process",
     "model_dir_of",
     "quiet_libraries",
     "resume_command",

@@ -106,6 +106,8 @@ class TrainConfig:
     """Experiment trackers (tensorboard, wandb, mlflow, ...), passed through to ``TrainingArguments``."""
     merge: bool = False
     """Also save the base model with the adapter merged in (16-bit), under ``model/merged/``."""
+    evaluate_base: bool = False
+    """The evaluation after training also runs the base model without the adapter, so the gain shows."""
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``."""
@@ -219,6 +221,7 @@ _KEYS: dict[str, _Key] = {
     "early_stopping_patience": _optional_integer(1),
     "report_to": _names(),
     "merge": _flag(),
+    "evaluate_base": _flag(),
 }
 
 VALID_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TrainConfig))

@@ -116,6 +116,10 @@ def test_the_loss_falls_and_every_output_is_written(trained: Run, tiny_model: Pa
         "checkpoints/checkpoint-5/adapter_model.safetensors",
         "checkpoints/checkpoint-10/trainer_state.json",
         "checkpoints/checkpoint-15/trainer_state.json",  # one checkpoint per epoch
+        "evaluation.json",  # the evaluation on the val split that follows training
+        "evaluation_errors.jsonl",
+        "serve/vllm.sh",
+        "serve/config.yml",
     ]
     if importlib.util.find_spec("matplotlib") is not None:  # the test extra installs it
         expected.append("loss.png")
@@ -141,6 +145,14 @@ def test_the_loss_falls_and_every_output_is_written(trained: Run, tiny_model: Pa
     assert "- train: 39 data points" in card and "| `SetSlot` |" in card
     assert f"vllm serve {tiny_model} --enable-lora --lora-modules cmdgen={model}" in card
     assert "model " in trained.result.stdout and "15 steps, train loss" in trained.result.stdout  # the summary row
+
+    evaluation = json.loads((model / "evaluation.json").read_text())
+    assert (evaluation["split"], evaluation["data_points"], list(evaluation["models"])) == ("val", 2, ["fine-tuned"])
+    assert "cmdgen-evaluate: fine-tuned: exact match " in trained.result.stderr  # plain lines: not a terminal
+    assert "evaluation fine-tuned: exact match " in " ".join(trained.result.stdout.split())  # the summary row
+    served = yaml.safe_load((model / "serve" / "config.yml").read_text())
+    assert served["pipeline"][0]["name"] == "SingleStepLLMCommandGenerator"  # the example's generator
+    assert served["pipeline"][0]["llm"]["model"] == "cmdgen"
 
 
 def _generate(model, tokenizer, prompt: str, max_new_tokens: int = 40) -> list[int]:
