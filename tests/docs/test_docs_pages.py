@@ -65,3 +65,12 @@ def test_slugs_follow_github() -> None:
     assert slug("7. Knowledge (Enterprise Search) and chitchat") == "7-knowledge-enterprise-search-and-chitchat"
     assert slug("Training config keys") == "training-config-keys"
     assert slug("`--cmdgen-out DIR`") == "--cmdgen-out-dir"
+
+
+def test_troubleshooting_covers_every_option_a_usage_error_names() -> None:
+    """A new usage error in the plugin's start-up checks needs its row in docs/troubleshooting.md."""
+    hooks = (REPO / "pytest_cmdgen" / "plugin" / "hooks.py").read_text(encoding="utf-8")
+    named = set(re.findall(r"UsageError\(\s*f?\"(--cmdgen-[a-z-]+)", hooks))
+    assert len(named) >= 4, named  # the check must keep finding what it checks
+    documented = (DOCS / "troubleshooting.md").read_text(encoding="utf-8")
+    assert sorted(flag for flag in named if f"`{flag}" not in documented) == []
