@@ -15,13 +15,20 @@ class TrainSetupError(CmdgenInputError, TrainError):
 
 
 class TrainInterrupted(TrainError):
-    """Ctrl-C stopped training after a checkpoint was written; the message says how to resume."""
+    """Ctrl-C stopped training after a checkpoint was written; the message says how to resume (on rank 0
+    only, in data-parallel training: the other ranks say they stopped with it, so the command shows once)."""
 
-    def __init__(self, step: int, total: int, checkpoint: str, resume_command: str) -> None:
+    def __init__(
+        self, step: int, total: int, checkpoint: str, resume_command: str, rank: int = 0, world_size: int = 1
+    ) -> None:
         self.step = step
         self.total = total
         self.checkpoint = checkpoint
         self.resume_command = resume_command
+        self.rank = rank
+        if rank:
+            super().__init__(f"rank {rank} of {world_size}: stopped at step {step} of {total} with rank 0")
+            return
         super().__init__(
             f"training interrupted at step {step} of {total}; checkpoint kept in {checkpoint}",
             hint=f"resume with: {resume_command}",

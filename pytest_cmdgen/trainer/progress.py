@@ -3,9 +3,13 @@
 * :class:`ProgressView` — a rich progress bar (step, loss, ETA) on a terminal, one plain line per logged
   loss otherwise (CI logs, pipes), only on the main process.
 * :class:`StopRequest` — the first Ctrl-C asks training to stop after the current step (a checkpoint is
-  written there); a second one aborts at once.
+  written there); a second one aborts at once. Under a launcher (``torchrun``, ``accelerate launch``) the
+  launcher passes the terminal's Ctrl-C on to every worker, which then sees it twice within moments: a
+  repeat within :data:`REPEAT_WINDOW_S` counts as the same Ctrl-C.
 * :func:`trainer_callbacks` — both as ``transformers.TrainerCallback`` objects (the class is built when
-  called, so importing this module imports nothing heavy).
+  called, so importing this module imports nothing heavy). In data-parallel training the stop request is
+  agreed on at every step end (:func:`any_rank`: an all-reduce of the flag), so every rank stops, and
+  writes its part of the checkpoint, at the same step even when only one of them saw the Ctrl-C.
 """
 
 from __future__ import annotations
@@ -100,12 +104,28 @@ class ProgressView:
             self._progress = None
 
 
+REPEAT_WINDOW_S = 2.0
+"""Under a launcher, a second SIGINT this soon after the first is the launcher passing the same Ctrl-C on."""
+
+
+def under_launcher() -> bool:
+    """Whether this process is a worker of ``torchrun`` / ``accelerate launch`` (torch elastic sets
+    ``TORCHELASTIC_RUN_ID``; every launcher sets ``LOCAL_RANK``)."""
+    import os
+
+    return bool(os.environ.get("TORCHELASTIC_RUN_ID") or os.environ.get("LOCAL_RANK"))
+
+
 @dataclass
 class StopRequest:
     """Ctrl-C during training: the first asks for a clean stop after the current step, the second aborts."""
 
     on_request: Callable[[], None] | None = None
     requested: bool = False
+    repeat_window_s: float = 0.0
+    """A SIGINT this soon after the first is not a second Ctrl-C (see :data:`REPEAT_WINDOW_S`); 0: off."""
+    clock: Callable[[], float] = time.monotonic
+    _requested_at: float | None = None
     _previous: Any = None
     _installed: bool = False
 
@@ -117,10 +137,20 @@ class StopRequest:
         self._installed = True
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        now = self.clock()
+        if self._requested_at is not None and now - self._requested_at < self.repeat_window_s:
+            return  # the launcher passing on the Ctrl-C this worker has already seen
         if self.requested:
             self.restore()
             raise KeyboardInterrupt
+        self.request(now)
+
+    def request(self, at: float | None = None) -> None:
+        """Ask for a stop after the current step (what the first Ctrl-C does; another rank's asks the same)."""
+        if self.requested:
+            return
         self.requested = True
+        self._requested_at = self.clock() if at is None else at
         if self.on_request is not None:
             self.on_request()
 
@@ -131,8 +161,28 @@ class StopRequest:
             self._installed = False
 
 
-def trainer_callbacks(view: ProgressView | None, stop: StopRequest) -> list[Any]:
-    """``TrainerCallback`` objects that drive ``view`` and honour ``stop``."""
+def any_rank(flag: bool, device: Any) -> bool:
+    """Whether ``flag`` is set on any rank of the data-parallel group (``flag`` itself without one).
+
+    A collective: every rank must call it at the same point (the end of each optimizer step). ``device`` is
+    where this rank's tensors live (``TrainingArguments.device``: NCCL reduces on the GPU, gloo on the CPU).
+    """
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return flag
+    value = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+Agree = Callable[[bool, Any], bool]
+"""How the ranks agree on a flag: :func:`any_rank`, or a stand-in in tests."""
+
+
+def trainer_callbacks(view: ProgressView | None, stop: StopRequest, agree: Agree = any_rank) -> list[Any]:
+    """``TrainerCallback`` objects that drive ``view`` and honour ``stop`` (on every rank once any asks)."""
     from transformers import TrainerCallback
 
     class _Callbacks(TrainerCallback):
@@ -141,7 +191,8 @@ def trainer_callbacks(view: ProgressView | None, stop: StopRequest) -> list[Any]
                 view.start(state.global_step)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if stop.requested:
+            if agree(stop.requested, args.device):
+                stop.request()
                 control.should_save = True  # a checkpoint at this very step: resume loses nothing
                 control.should_training_stop = True
             if view is not None and state.is_world_process_zero:
@@ -158,4 +209,4 @@ def trainer_callbacks(view: ProgressView | None, stop: StopRequest) -> list[Any]
     return [_Callbacks()]
 
 
-__all__ = ["ProgressView", "StopRequest", "trainer_callbacks"]
+__all__ = ["REPEAT_WINDOW_S", "Agree", "ProgressView", "StopRequest", "any_rank", "trainer_callbacks", "under_launcher"]

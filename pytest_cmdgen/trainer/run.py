@@ -30,7 +30,7 @@ from pytest_cmdgen.trainer.environment import (
     cuda_available,
 )
 from pytest_cmdgen.trainer.errors import TrainError, TrainInterrupted, TrainSetupError
-from pytest_cmdgen.trainer.progress import ProgressView, StopRequest, trainer_callbacks
+from pytest_cmdgen.trainer.progress import REPEAT_WINDOW_S, ProgressView, StopRequest, trainer_callbacks, under_launcher
 from pytest_cmdgen.trainer.serve import write_serve_files
 from pytest_cmdgen.trainer.train_config import TrainConfig, config_yaml, plan_schedule, resolve_train_config
 
@@ -251,7 +251,10 @@ def train(
         )
 
     view = ProgressView(schedule.total_steps, rich=rich) if main_process else None
-    stop = StopRequest(on_request=lambda: say("stopping after this step (Ctrl-C again to abort)"))
+    stop = StopRequest(
+        on_request=(lambda: say("stopping after this step (Ctrl-C again to abort)")) if main_process else None,
+        repeat_window_s=REPEAT_WINDOW_S if under_launcher() else 0.0,
+    )
     from pytest_cmdgen.trainer.sft import build_trainer
 
     trainer = build_trainer(
@@ -291,6 +294,8 @@ def train(
             schedule.total_steps,
             str(saved or checkpoints),
             resume_hint or resume_command(out_dir),
+            rank=_rank(),
+            world_size=_world_size(),
         )
 
     gpu, rss = _peak_memory(cuda)
