@@ -18,7 +18,24 @@ from pytest_cmdgen.trainer.train_config import TrainConfig
 TRAINING_STACK = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
 """What the ``train`` extra installs and the trainer imports."""
 
-_TRACKERS = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",)}
+TRACKERS: dict[str, tuple[str, ...]] = {
+    "azure_ml": ("azureml",),
+    "clearml": ("clearml",),
+    "codecarbon": ("codecarbon",),
+    "comet_ml": ("comet_ml",),
+    "dagshub": ("dagshub",),
+    "dvclive": ("dvclive",),
+    "flyte": ("flytekit",),
+    "kubeflow": (),
+    "mlflow": ("mlflow",),
+    "neptune": ("neptune",),
+    "swanlab": ("swanlab",),
+    "tensorboard": ("tensorboard", "tensorboardX"),
+    "trackio": ("trackio",),
+    "wandb": ("wandb",),
+}
+"""The trackers ``report_to`` may name (transformers' integrations), each with the modules of which one must
+be installed (none: nothing to install). ``none`` and ``all`` are also accepted."""
 
 
 def installed(module: str) -> bool:
@@ -74,32 +91,45 @@ def choose_backend(config: TrainConfig, cuda: bool) -> str:
 
 
 def check_quantization(config: TrainConfig, cuda: bool) -> None:
-    """Fail when ``quantization`` asks for bitsandbytes and it is not installed."""
+    """Fail when ``quantization`` asks for what this machine cannot do: 8bit without a CUDA GPU (said first:
+    installing bitsandbytes would not help), 4bit or 8bit without bitsandbytes."""
     if config.quantization == "none":
         return
-    if not installed("bitsandbytes"):
-        raise TrainSetupError(
-            f"{config.quantization} needs bitsandbytes, which is not installed",
-            key="quantization",
-            hint="pip install 'pytest-cmdgen[gpu]' (bitsandbytes), or use quantization: none",
-        )
     if not cuda and config.quantization == "8bit":
         raise TrainSetupError(
             "8bit needs a CUDA GPU (bitsandbytes' 8-bit training has no CPU kernels)",
             key="quantization",
             hint="use quantization: 4bit or none on this machine",
         )
+    if not installed("bitsandbytes"):
+        raise TrainSetupError(
+            f"{config.quantization} needs bitsandbytes, which is not installed",
+            key="quantization",
+            hint="pip install 'pytest-cmdgen[gpu]' (bitsandbytes), or use quantization: none",
+        )
 
 
 def check_report_to(config: TrainConfig) -> None:
-    """Fail when a tracker named in ``report_to`` is not installed (``none`` and ``all`` pass through)."""
+    """Fail when ``report_to`` names a tracker transformers does not know, or one that is not installed
+    (``none`` and ``all`` pass through)."""
     for tracker in config.report_to:
-        modules = _TRACKERS.get(tracker)
+        if tracker in ("none", "all"):
+            continue
+        if tracker not in TRACKERS:
+            raise TrainSetupError(
+                f"unknown tracker {tracker!r}",
+                key="report_to",
+                hint=f"use none, all or one of {', '.join(TRACKERS)}",
+            )
+        modules = TRACKERS[tracker]
         if modules and not any(installed(module) for module in modules):
-            raise TrainSetupError(f"{tracker} is not installed", key="report_to", hint=f"pip install {modules[0]}")
+            raise TrainSetupError(
+                f"{tracker} is not installed", key="report_to", hint=f"pip install {modules[0]}, or leave it out"
+            )
 
 
 __all__ = [
+    "TRACKERS",
     "TRAINING_STACK",
     "check_quantization",
     "check_report_to",

@@ -266,7 +266,16 @@ def load_train_config(path: Path | None, base: TrainConfig | None = None) -> Tra
             mark = data.value_marks.get(key, data.key_mark(key))
             raise InputFileError(source, mark, key, f"expected {reader.expected}, got {value!r}") from None
     _check_combination(changes, source, data)
-    return replace(config, **changes)
+    result = replace(config, **changes)
+    if result.early_stopping_patience is not None and result.eval_strategy == "no":
+        key = "eval_strategy" if "eval_strategy" in changes else "early_stopping_patience"
+        raise InputFileError(
+            source,
+            data.key_mark(key),
+            key,
+            "early_stopping_patience compares val losses, so it needs eval_strategy epoch or steps",
+        )
+    return result
 
 
 def _check_combination(changes: Mapping[str, Any], source: Path, data: MarkedDict) -> None:

@@ -158,6 +158,21 @@ def copy_output(prepared: Path, target: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Training in the test process itself (no interpreter start, no second import of the stack): offline,
+    on one CPU thread (two xdist workers share two cores), the thread count given back afterwards."""
+    import torch
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def training_env(**extra: str) -> dict[str, str]:
     """The environment of a training subprocess: offline, one CPU thread each (two pytest workers share
     two cores; oversubscribed threads are several times slower than one each)."""
@@ -170,6 +185,31 @@ def run_cli(*args: str | Path, cwd: Path, env: Mapping[str, str] | None = None) 
         [sys.executable, "-m", "pytest_cmdgen.trainer", *map(str, args)],
         cwd=cwd,
         env=dict(env) if env is not None else training_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def run_pytest(
+    root: Path, server: ScriptedLLMServer, *args: str | Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``pytest car_rental/tests --cmdgen-assistant car_rental ARGS`` in a fresh interpreter in ``root`` (which
+    holds a copy of the example), the OpenAI client pointed at ``server``; ``env``: more variables."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "car_rental/tests",
+            "--cmdgen-assistant",
+            "car_rental",
+            "-p",
+            "no:cacheprovider",
+            *map(str, args),
+        ],
+        cwd=root,
+        env=training_env(**llm_env(server), **(env or {})),
         capture_output=True,
         text=True,
         timeout=600,
