@@ -163,10 +163,29 @@ class Engine:
             return self._generator
 
     def model_label(self) -> str:
-        """Which model produces the commands: the ``--cmdgen-llm`` spec, else config.yml's model."""
+        """Which model produces the commands: the ``--cmdgen-llm`` spec, else config.yml's model.
+
+        Read from the project's config alone (no LLM service is started for it), so it works in a process
+        that runs no test case (the xdist controller) and after the engine closed.
+        """
         if self.settings.llm is not None:
             return f"{self.settings.llm.label} (--cmdgen-llm)"
-        return f"{self.generator().llm_config.model_label} (config.yml)"
+        from pytest_cmdgen.generator.model_groups import generator_llm_config
+        from pytest_cmdgen.generator.prompt import GENERATOR_CLASS_NAMES
+
+        project = self.project()
+        component = project.config.generator
+        name = component.name.rpartition(".")[2] if component is not None else ""
+        kind = GENERATOR_CLASS_NAMES.get(name)
+        if component is None or kind is None:
+            return "no LLM command generator"
+        llm = component.raw.get("llm")
+        try:
+            config = generator_llm_config(llm if isinstance(llm, dict) else None, project.endpoints, kind,
+                                          project.profile.release, name)  # fmt: skip
+        except CmdgenInputError:
+            return f"{name}'s LLM (config.yml)"
+        return f"{config.model_label} (config.yml)"
 
     def response_rephraser(self) -> ResponseRephraser | None:
         """The project's response rephraser (``endpoints.yml`` ``nlg: {type: rephrase}``), else None."""

@@ -146,3 +146,21 @@ def test_compare_without_annotations_is_a_usage_error(pytester: pytest.Pytester,
     result = _run(pytester, "car_rental/tests", "--cmdgen-compare", "empty")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --cmdgen-compare / cmdgen_compare: */empty has no 1_command_annotations/*"])
+
+
+def test_under_xdist_the_controller_writes_the_same_comparison(
+    pytester: pytest.Pytester, llm: ScriptedLLMServer
+) -> None:
+    _prepare(pytester, "out").assert_outcomes(passed=4)
+    llm.add_rule('"""next Monday"""', "SetSlot(pickup_date, next Tuesday)")
+    args = ("car_rental/tests", "--cmdgen-assistant", "car_rental", "--cmdgen-compare", "out",
+            "--cmdgen-cache-mode", "off", "-p", "no:cacheprovider")  # fmt: skip
+    written = pytester.path / "out" / "model" / "e2e_comparison.json"
+    pytester.runpytest_subprocess(*args, "-n", "0").assert_outcomes(passed=4)
+    alone = written.read_bytes()
+    written.unlink()
+    result = pytester.runpytest_subprocess(*args, "-n", "2")
+    result.assert_outcomes(passed=4)
+    assert "cmdgen: compare:" not in result.stdout.str()  # no step error on the controller
+    assert written.read_bytes() == alone
+    assert json.loads(alone)["turns"]["exact_match"] == json.loads(alone)["turns"]["compared"] - 1
