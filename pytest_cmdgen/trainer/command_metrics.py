@@ -5,8 +5,10 @@ the generator's syntax, the Rasa version, the project's flows), so an answer sco
 assistant would execute it. A data point matches when the two command *sets* are equal: same types, same
 arguments, order ignored (a SetSlot's extractor and the order of a Clarify's options do not count). Per
 command type, a command of the answer that is in the label is a true positive, one that is not a false
-positive, and a label command the answer lacks a false negative. An answer that yields no command at all
-is *unparseable* (Rasa would fall back to ``CannotHandle``).
+positive, and a label command the answer lacks a false negative. Text that yields no command stands for
+``CannotHandle``, as in Rasa (whose generator falls back to it; its parser reads no ``CannotHandle()``
+either), so a label ``CannotHandle()`` is matched by any answer Rasa would treat the same way. An answer that
+yields no command and is not the cannot-handle answer itself is *unparseable*.
 
 Plain data in, plain data out: nothing here loads a model.
 """
@@ -20,16 +22,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_cmdgen.generator.grammar import Syntax, parse_commands
-from pytest_cmdgen.runtime.commands import Command
+from pytest_cmdgen.runtime.commands import CannotHandle, Command
 
 CommandKey = tuple[str, str]
 """A command as compared: its type name and its arguments (canonical JSON)."""
 
+_CANNOT_HANDLE_TEXT = frozenset({"cannothandle()", "cannot handle"})
+"""The cannot-handle answer in the v1 and v2/v3 syntaxes (written by the dataset, never parsed by Rasa)."""
+
 
 def command_key(command: Command) -> CommandKey:
-    """What counts when two commands are compared: the type and the arguments (not the extractor; the
-    options of a Clarify as a set)."""
-    arguments = {k: v for k, v in command.as_dict().items() if k not in ("command", "extractor")}
+    """What counts when two commands are compared: the type and the arguments (not a SetSlot's extractor nor
+    a CannotHandle's reason; the options of a Clarify as a set)."""
+    arguments = {k: v for k, v in command.as_dict().items() if k not in ("command", "extractor", "reason")}
     if isinstance(arguments.get("options"), list):
         arguments["options"] = sorted(arguments["options"])
     return type(command).__name__, json.dumps(arguments, sort_keys=True, default=str, ensure_ascii=False)
@@ -57,8 +62,9 @@ class CommandParser:
         return parse_commands(text, self.syntax, self.flow_ids, self.rasa_version)
 
     def keys(self, text: str | None) -> frozenset[CommandKey]:
-        """The set of commands in ``text``, as compared."""
-        return frozenset(command_key(command) for command in self.parse(text))
+        """The set of commands in ``text``, as compared; ``CannotHandle`` when there is none (Rasa's fallback)."""
+        commands = self.parse(text) or [CannotHandle()]
+        return frozenset(command_key(command) for command in commands)
 
 
 @dataclass(frozen=True)
@@ -67,21 +73,19 @@ class Scored:
 
     expected: frozenset[CommandKey]
     got: frozenset[CommandKey]
+    unparseable: bool = False
+    """The answer yields no command and is not the cannot-handle answer (it counts as ``CannotHandle``)."""
 
     @property
     def exact(self) -> bool:
         """The command sets are equal."""
         return self.expected == self.got
 
-    @property
-    def unparseable(self) -> bool:
-        """The answer yields no command."""
-        return not self.got
-
 
 def score(parser: CommandParser, label: str, answer: str | None) -> Scored:
     """Parse the label and the answer with the same parser and keep both command sets."""
-    return Scored(parser.keys(label), parser.keys(answer))
+    unparseable = not parser.parse(answer) and (answer or "").strip().lower() not in _CANNOT_HANDLE_TEXT
+    return Scored(parser.keys(label), parser.keys(answer), unparseable)
 
 
 @dataclass

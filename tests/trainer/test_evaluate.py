@@ -88,7 +88,7 @@ def test_the_memorised_model_answers_its_prompts_and_the_untrained_base_does_not
         line = int(row["id"].split(":")[1])
         assert row["id"] == f"train.jsonl:{line}" and row["expected"] == labels[line - 1]
         assert row["test"].startswith("car_rental/tests/") and row["user_message"]
-    assert any(row["unparseable"] and row["missing"] and row["extra"] == [] for row in errors)
+    assert any(row["unparseable"] and row["missing"] and row["extra"] == ["CannotHandle()"] for row in errors)
 
     plain = io.StringIO()
     render(result, plain, rich=False)
