@@ -15,10 +15,17 @@ from pytest_cmdgen._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pytest_cmdgen.plugin.options import OPTIONS, CmdgenSettings, OptionSpec, options_markdown
+    from pytest_cmdgen.plugin.reference import configuration_markdown
 
 __getattr__ = lazy_exports(
     __name__,
-    {"OPTIONS": "options", "CmdgenSettings": "options", "OptionSpec": "options", "options_markdown": "options"},
+    {
+        "OPTIONS": "options",
+        "CmdgenSettings": "options",
+        "OptionSpec": "options",
+        "configuration_markdown": "reference",
+        "options_markdown": "options",
+    },
 )
 
-__all__ = ["OPTIONS", "CmdgenSettings", "OptionSpec", "options_markdown"]
+__all__ = ["OPTIONS", "CmdgenSettings", "OptionSpec", "configuration_markdown", "options_markdown"]
