@@ -4,6 +4,7 @@ that cannot train (never a traceback, the dataset untouched, no model written)."
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,9 +19,9 @@ from tests.trainer.conftest import (
     FAST_TRAINING,
     copy_car_rental,
     copy_output,
-    llm_env,
     refusing,
     run_cli,
+    run_pytest,
     training_env,
     tree,
 )
@@ -41,48 +42,46 @@ def _fails_cleanly(result: subprocess.CompletedProcess[str], *fragments: str) ->
     return lines[0]
 
 
-def test_ctrl_c_keeps_a_checkpoint_and_resume_finishes_the_run(out: Path, tiny_model: Path, tmp_path: Path) -> None:
+def test_ctrl_c_keeps_a_checkpoint_and_resume_finishes_the_run(
+    out: Path,
+    tiny_model: Path,
+    tmp_path: Path,
+    in_process: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # In this process: the user presses Ctrl-C (a real SIGINT to this process) once step 1 is shown.
+    from pytest_cmdgen.trainer.progress import ProgressView
+
+    show_step, usual_handler = ProgressView.step, signal.getsignal(signal.SIGINT)
+
+    def step_then_ctrl_c(view: ProgressView, step: int) -> None:
+        show_step(view, step)
+        if step == 1:
+            assert signal.getsignal(signal.SIGINT) is not usual_handler  # training holds Ctrl-C
+            os.kill(os.getpid(), signal.SIGINT)
+
     config = tmp_path / "long.yml"
     config.write_text(FAST_TRAINING.format(epochs=40) + "logging_steps: 1\n")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest_cmdgen.trainer",
-            str(out),
-            "--config",
-            str(config),
-            "--base-model",
-            str(tiny_model),
-        ],
-        env=training_env(),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    seen = []
-    for line in process.stderr:  # wait for the first optimizer step, then press Ctrl-C
-        seen.append(line)
-        if line.startswith("cmdgen-train: step 1/200"):
-            process.send_signal(signal.SIGINT)
-            break
-    rest = process.stderr.read()
-    assert process.wait(timeout=300) == 130, "".join(seen) + rest
-    assert "Traceback" not in rest
-    assert "stopping after this step (Ctrl-C again to abort)" in rest
-    message = rest.strip().splitlines()[-1]
+    with monkeypatch.context() as patch:
+        patch.setattr(ProgressView, "step", step_then_ctrl_c)
+        assert main([str(out), "--config", str(config), "--base-model", str(tiny_model)]) == 130
+    assert signal.getsignal(signal.SIGINT) is usual_handler  # given back
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("stopping after this step (Ctrl-C again to abort)") == 1
+    message = err.strip().splitlines()[-1]
     stopped_at = int(message.split("interrupted at step ", 1)[1].split(" ", 1)[0])
     assert 1 <= stopped_at < 200
     assert f"checkpoint kept in {out}/model/checkpoints/checkpoint-{stopped_at}" in message
     assert f"resume with: cmdgen-train {out} --resume --config {config} --base-model {tiny_model}" in message
     assert not (out / "model" / "metrics.json").exists()  # an interrupted run is not a finished model
 
-    # Resume, asking for 1 epoch in all now (5 steps): the run continues where it stopped.
+    # Resume (in this process), asking for 1 epoch in all now (5 steps): the run continues where it stopped.
     short = tmp_path / "short.yml"
     short.write_text("num_train_epochs: 1\n")
-    result = run_cli(out, "--resume", "--config", short, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert f"resuming from checkpoint-{stopped_at}" in result.stderr
+    assert main([str(out), "--resume", "--config", str(short)]) == 0
+    assert f"resuming from checkpoint-{stopped_at}" in capsys.readouterr().err
     metrics = json.loads((out / "model" / "metrics.json").read_text())
     assert (metrics["resumed_from_step"], metrics["global_step"]) == (stopped_at, 5)
     assert [p["step"] for p in metrics["train_loss"]] == list(range(1, 6))
@@ -150,17 +149,9 @@ def test_pytest_stops_before_any_test_when_training_cannot_work(
     tmp_path: Path, scripted_llm: ScriptedLLMServer
 ) -> None:
     copy_car_rental(tmp_path / "car_rental")
-    common = ["car_rental/tests", "--cmdgen-assistant", "car_rental", "-p", "no:cacheprovider"]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pytest", *common, *args],
-            cwd=tmp_path,
-            env=training_env(**llm_env(scripted_llm)),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return run_pytest(tmp_path, scripted_llm, *args)
 
     missing = run("--cmdgen-prepare", "--cmdgen-train", "--cmdgen-base-model", "./no/such/model")
     assert missing.returncode == pytest.ExitCode.USAGE_ERROR
@@ -175,7 +166,7 @@ def test_pytest_stops_before_any_test_when_training_cannot_work(
 
 def test_data_parallel_training_on_two_cpu_processes_writes_once(out: Path, tiny_model: Path, tmp_path: Path) -> None:
     config = tmp_path / "train.yml"
-    config.write_text(FAST_TRAINING.format(epochs=2))
+    config.write_text(FAST_TRAINING.format(epochs=1))
     result = subprocess.run(
         [
             sys.executable,
@@ -200,13 +191,11 @@ def test_data_parallel_training_on_two_cpu_processes_writes_once(out: Path, tiny
     )
     assert result.returncode == 0, result.stdout + result.stderr
     # Each step takes a batch of 8 on each of the 2 processes: 3 steps per epoch over 39 data points, not 5.
-    assert "rank 1 of 2: 6 steps done (rank 0 writes the outputs)" in result.stderr
-    assert result.stderr.count("cmdgen-train: done: 6 steps") == 1
+    # (At every step end the ranks also agree, by an all-reduce, on whether any of them saw a Ctrl-C.)
+    assert "rank 1 of 2: 3 steps done (rank 0 writes the outputs)" in result.stderr
+    assert result.stderr.count("cmdgen-train: done: 3 steps") == 1
     metrics = json.loads((out / "model" / "metrics.json").read_text())
-    assert (metrics["processes"], metrics["global_step"], metrics["epochs"]) == (2, 6, 2.0)
-    assert [p["step"] for p in metrics["val_loss"]] == [3, 6]
+    assert (metrics["processes"], metrics["global_step"], metrics["epochs"]) == (2, 3, 1.0)
+    assert [p["step"] for p in metrics["val_loss"]] == [3]
     assert (out / "model" / "adapter_model.safetensors").is_file()
-    assert sorted(p.name for p in (out / "model" / "checkpoints").glob("checkpoint-*")) == [
-        "checkpoint-3",
-        "checkpoint-6",
-    ]
+    assert sorted(p.name for p in (out / "model" / "checkpoints").glob("checkpoint-*")) == ["checkpoint-3"]

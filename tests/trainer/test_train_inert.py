@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
-from tests.trainer.conftest import copy_car_rental, llm_env, training_env
+from tests.trainer.conftest import copy_car_rental, run_pytest
 
 STACK = ["torch", "transformers", "peft", "trl", "accelerate", "unsloth", "datasets", "bitsandbytes"]
 
@@ -50,27 +50,15 @@ def test_a_prepare_run_without_train_imports_no_part_of_the_stack(
         f"    loaded = [m for m in {STACK!r} if m in sys.modules]\n"
         "    open('loaded.txt', 'w').write(','.join(loaded))\n"
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "car_rental/tests",
-            "--cmdgen-assistant",
-            "car_rental",
-            "--cmdgen-prepare",
-            "--cmdgen-num-rephrases",
-            "1",
-            "-p",
-            "stack_probe",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=tmp_path,
-        env=training_env(**llm_env(scripted_llm), PYTHONPATH=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_pytest(
+        tmp_path,
+        scripted_llm,
+        "--cmdgen-prepare",
+        "--cmdgen-num-rephrases",
+        "1",
+        "-p",
+        "stack_probe",
+        env={"PYTHONPATH": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "cmdgen_output" / "4_train_test_split").is_dir()

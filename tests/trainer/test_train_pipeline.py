@@ -7,7 +7,6 @@ import importlib.util
 import json
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
-from tests.trainer.conftest import FAST_TRAINING, copy_car_rental, llm_env, shared, training_env
+from tests.trainer.conftest import FAST_TRAINING, copy_car_rental, llm_env, run_pytest, shared
 
 PREPARE_LAYOUT = {
     "1_command_annotations",
@@ -43,29 +42,9 @@ class Run:
         return json.loads((self.model / "metrics.json").read_text())
 
 
-def run_pytest(root: Path, server: ScriptedLLMServer, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    """``pytest --cmdgen-prepare`` on the example in ``root``, in a fresh interpreter."""
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "car_rental/tests",
-            "--cmdgen-assistant",
-            "car_rental",
-            "--cmdgen-prepare",
-            "--cmdgen-num-rephrases",
-            "3",
-            "-p",
-            "no:cacheprovider",
-            *map(str, args),
-        ],
-        cwd=root,
-        env=training_env(**llm_env(server)),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def prepare_and_train(root: Path, server: ScriptedLLMServer, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``pytest --cmdgen-prepare`` (3 rephrasings each) on the example in ``root``, in a fresh interpreter."""
+    return run_pytest(root, server, "--cmdgen-prepare", "--cmdgen-num-rephrases", "3", *args)
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +54,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, scripted
     def build(root: Path) -> None:
         copy_car_rental(root / "car_rental")
         (root / "train.yml").write_text(FAST_TRAINING.format(epochs=3) + "merge: true\n")
-        result = run_pytest(
+        result = prepare_and_train(
             root,
             scripted_llm,
             "--cmdgen-out",
@@ -191,16 +170,32 @@ def test_the_adapter_reloads_answers_in_commands_and_the_merged_model_answers_th
 
 
 def test_resume_continues_from_the_last_checkpoint(
-    trained: Run, scripted_llm: ScriptedLLMServer, tmp_path: Path
+    trained: Run,
+    scripted_llm: ScriptedLLMServer,
+    tmp_path: Path,
+    in_process: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # As if the run had been stopped during epoch 3: its last checkpoint is that of epoch 2.
+    # As if the run had been stopped during epoch 3: its last checkpoint is that of epoch 2. What
+    # --cmdgen-train-resume asks for, in this process: the prepare run again (its dataset rewritten, model/
+    # kept), then training resumed from the checkpoint.
+    from pytest_cmdgen.session import SessionConfig, run_prepare
+
     out = tmp_path / "out_resumed"
     shutil.copytree(trained.out, out)
     shutil.rmtree(out / "model" / "checkpoints" / "checkpoint-15")
     (out / "model" / "metrics.json").unlink()
-    result = run_pytest(trained.root, scripted_llm, "--cmdgen-out", out, "--cmdgen-train-resume")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "resuming from checkpoint-10" in result.stderr
+    for key, value in llm_env(scripted_llm).items():
+        monkeypatch.setenv(key, value)
+    assistant = trained.root / "car_rental"
+    config = SessionConfig(
+        assistant=assistant, rootdir=trained.root, prepare=True, out=out, num_rephrases=3, train_resume=True
+    )
+    context = run_prepare(config, [assistant / "tests"])
+    assert not context.errors, context.errors
+    assert context.trained is not None
+    assert "resuming from checkpoint-10" in capsys.readouterr().err
     resumed = json.loads((out / "model" / "metrics.json").read_text())
     assert resumed["resumed_from_step"] == 10 and resumed["global_step"] == 15
     assert resumed["epochs"] == pytest.approx(5 / 5 * 3)
