@@ -49,11 +49,13 @@ class CallTiming:
         total: seconds from the back-end receiving the request to returning the answer.
         generation: seconds the model spent generating (``Generation.seconds``).
         queued: seconds the request waited for the worker thread (other requests, a model load).
+        thread: the name of the thread that generated the answer.
     """
 
     total: float
     generation: float
     queued: float
+    thread: str = ""
 
 
 class LocalBackend:
@@ -98,11 +100,11 @@ class LocalBackend:
         self._models[path] = model
         return model
 
-    def _generate(self, path: str, prompt: str, max_new_tokens: int, received: float) -> tuple[Any, float]:
+    def _generate(self, path: str, prompt: str, max_new_tokens: int, received: float) -> tuple[Any, float, str]:
         started = time.perf_counter()
         model = self._model(path)
         generation = model.generate([prompt], max_new_tokens=max_new_tokens, batch_size=1)[0]
-        return generation, started - received
+        return generation, started - received, threading.current_thread().name
 
     # --- the Backend protocol -----------------------------------------------------------------------
 
@@ -123,14 +125,14 @@ class LocalBackend:
         max_new_tokens = int(kwargs.get("max_tokens") or kwargs.get("max_completion_tokens") or DEFAULT_MAX_NEW_TOKENS)
         loop = asyncio.get_running_loop()
         try:
-            generation, queued = await loop.run_in_executor(
+            generation, queued, thread = await loop.run_in_executor(
                 self._worker, self._generate, endpoint.model, prompt, max_new_tokens, received
             )
         except RuntimeError as exc:  # the worker was shut down: the service is closing
             raise BackendCallError(f"the local model is closed: {exc}", retryable=False) from None
         total = time.perf_counter() - received
         with self._lock:
-            self.timings.append(CallTiming(total, generation.seconds, queued))
+            self.timings.append(CallTiming(total, generation.seconds, queued, thread))
         usage = TokenUsage(prompt_tokens=generation.prompt_tokens, completion_tokens=generation.output_tokens)
         return ChatAnswer(generation.text, usage, None)
 

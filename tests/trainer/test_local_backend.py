@@ -43,9 +43,10 @@ def test_answers_are_greedy_and_independent_of_what_else_is_in_flight(local_conf
     assert [answer.text for answer in answers] == expected
     assert all(answer.usage.prompt_tokens > 0 and 0 < answer.usage.completion_tokens <= 6 for answer in answers)
     assert all(answer.model == local_config.model for answer in answers)
-    assert len(backend.timings) == 4  # type: ignore[attr-defined]
-    workers = {thread.name for thread in threading.enumerate() if thread.name.startswith("cmdgen-local-model")}
-    assert len(workers) <= 1  # one worker thread serves every request
+    timings = backend.timings  # type: ignore[attr-defined]
+    assert len(timings) == 4
+    assert len({timing.thread for timing in timings}) == 1  # one worker thread served every request
+    assert timings[0].thread.startswith("cmdgen-local-model") and timings[0].thread != threading.main_thread().name
 
 
 def test_embeddings_are_refused_with_a_clear_error(local_config: LLMConfig) -> None:
