@@ -135,6 +135,11 @@ def _check_settings(settings: CmdgenSettings) -> None:
                 f"--cmdgen-compare / cmdgen_compare: {settings.compare} has no {ANNOTATIONS_DIR}/ (expected the "
                 "output directory of a --cmdgen-prepare run)"
             )
+        if settings.prepare and settings.out.resolve() == settings.compare.resolve():
+            raise pytest.UsageError(
+                "--cmdgen-compare / cmdgen_compare: it names the --cmdgen-out directory this run prepares, whose "
+                "annotations it would replace: compare with the output of an earlier run, or prepare into another"
+            )
     if settings.llm is not None and settings.llm.kind == "local" and not _installed("transformers"):
         raise pytest.UsageError(
             "--cmdgen-llm / cmdgen_llm: local: runs the model with transformers, which is not installed "

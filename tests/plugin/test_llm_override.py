@@ -148,6 +148,15 @@ def test_compare_without_annotations_is_a_usage_error(pytester: pytest.Pytester,
     result.stderr.fnmatch_lines(["ERROR: --cmdgen-compare / cmdgen_compare: */empty has no 1_command_annotations/*"])
 
 
+def test_comparing_with_the_output_this_run_prepares_is_a_usage_error(
+    pytester: pytest.Pytester, car_rental: Path
+) -> None:
+    (pytester.path / "out" / "1_command_annotations").mkdir(parents=True)
+    result = _prepare(pytester, "out", "--cmdgen-compare", "out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --cmdgen-compare / cmdgen_compare: it names the --cmdgen-out directory*"])
+
+
 def test_under_xdist_the_controller_writes_the_same_comparison(
     pytester: pytest.Pytester, llm: ScriptedLLMServer
 ) -> None:
