@@ -90,7 +90,8 @@ def test_the_comparison_names_the_first_diverging_turn(pytester: pytest.Pytester
     llm.add_rule('"""an SUV please"""', "SetSlot(car_type, compact)")  # the student gets one turn wrong
 
     spec = f"openai:student@{llm.base_url}"
-    result = _run(pytester, "car_rental/tests", "--cmdgen-llm", spec, "--cmdgen-compare", "out")
+    args = ("car_rental/tests", "--cmdgen-llm", spec, "--cmdgen-compare", "out")
+    result = _run(pytester, *args)
     result.assert_outcomes(passed=4)  # the utterances do not show the wrong car type
     report = json.loads((pytester.path / "out" / "model" / "e2e_comparison.json").read_text())
     assert report["model"] == {"llm": f"{spec} (--cmdgen-llm)", "tests": 4, "passed": 4, "pass_rate": 1.0}
@@ -122,6 +123,17 @@ def test_the_comparison_names_the_first_diverging_turn(pytester: pytest.Pytester
             "    model:   SetSlot(car_type, compact)",
         ]
     )
+
+    # under xdist the controller merges what the workers ran and writes the same file (answers from the cache now)
+    written = pytester.path / "out" / "model" / "e2e_comparison.json"
+    alone = written.read_bytes()
+    written.unlink()
+    distributed = pytester.runpytest_subprocess(
+        "--cmdgen-assistant", "car_rental", *args, "-n", "2", "-p", "no:cacheprovider"
+    )
+    distributed.assert_outcomes(passed=4)
+    assert "cmdgen: compare:" not in distributed.stdout.str()  # no step error on the controller
+    assert written.read_bytes() == alone
 
 
 def test_compare_runs_the_validation_split_without_test_paths(
@@ -155,21 +167,3 @@ def test_comparing_with_the_output_this_run_prepares_is_a_usage_error(
     result = _prepare(pytester, "out", "--cmdgen-compare", "out")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --cmdgen-compare / cmdgen_compare: it names the --cmdgen-out directory*"])
-
-
-def test_under_xdist_the_controller_writes_the_same_comparison(
-    pytester: pytest.Pytester, llm: ScriptedLLMServer
-) -> None:
-    _prepare(pytester, "out").assert_outcomes(passed=4)
-    llm.add_rule('"""next Monday"""', "SetSlot(pickup_date, next Tuesday)")
-    args = ("car_rental/tests", "--cmdgen-assistant", "car_rental", "--cmdgen-compare", "out",
-            "--cmdgen-cache-mode", "off", "-p", "no:cacheprovider")  # fmt: skip
-    written = pytester.path / "out" / "model" / "e2e_comparison.json"
-    pytester.runpytest_subprocess(*args, "-n", "0").assert_outcomes(passed=4)
-    alone = written.read_bytes()
-    written.unlink()
-    result = pytester.runpytest_subprocess(*args, "-n", "2")
-    result.assert_outcomes(passed=4)
-    assert "cmdgen: compare:" not in result.stdout.str()  # no step error on the controller
-    assert written.read_bytes() == alone
-    assert json.loads(alone)["turns"]["exact_match"] == json.loads(alone)["turns"]["compared"] - 1
