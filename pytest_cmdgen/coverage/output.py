@@ -21,7 +21,7 @@ import yaml
 
 from pytest_cmdgen.coverage.csvreport import coverage_csv, csv_file_name
 from pytest_cmdgen.coverage.gates import GateResult
-from pytest_cmdgen.coverage.plots import PLOTS_HINT, plots_available, write_plots
+from pytest_cmdgen.coverage.plots import PLOTS_HINT, ChartCache, plots_available, write_plots
 from pytest_cmdgen.coverage.report import CoverageReport
 from pytest_cmdgen.coverage.skeletons import MISSING_TESTS_FILE, missing_tests_yaml
 from pytest_cmdgen.recipe.conversation_yaml import dump_yaml
@@ -50,15 +50,19 @@ class CoverageFiles:
 
 
 def write_coverage(
-    out_dir: Path, report: CoverageReport, flows: FlowsList, responses: Collection[str]
+    out_dir: Path,
+    report: CoverageReport,
+    flows: FlowsList,
+    responses: Collection[str],
+    drawn: ChartCache | None = None,
 ) -> CoverageFiles:
     """Write ``out_dir/coverage/`` atomically; ``responses`` are the domain's response names (skeletons
-    show them as ``utter:`` steps)."""
+    show them as ``utter:`` steps); charts ``drawn`` ahead for the same data are taken as they are."""
     directory = Path(out_dir) / COVERAGE_DIR
     with atomic_directory(directory) as root:
         for status in report.by_status():
             write_text(root / csv_file_name(status.status), coverage_csv(status))
-        charts = tuple(write_plots(report, root)) if plots_available() else ()
+        charts = tuple(write_plots(report, root, drawn)) if plots_available() else ()
         hint = None if charts or plots_available() else PLOTS_HINT
         skeletons = missing_tests_yaml(report.passed, flows, responses)
         if skeletons is not None:

@@ -67,6 +67,9 @@ class Role:
     pipeline's context once it ran, and how items are run."""
 
     runs_items = True
+    looks_ahead = False
+    """Whether this process prepares the end of the session while the last LLM calls are out: only one that
+    both runs the items and runs the pipeline."""
 
     def __init__(self, config: pytest.Config, settings: CmdgenSettings) -> None:
         self.config = config
@@ -115,7 +118,8 @@ class Role:
         with selected rephrase sub-items are rephrased as soon as they are annotated."""
         to_rephrase = {item.test_id for item in items if item.is_rephrase}
         self.runner.start(
-            item.case_ref(rephrase=item.test_id in to_rephrase) for item in items if not item.is_rephrase
+            (item.case_ref(rephrase=item.test_id in to_rephrase) for item in items if not item.is_rephrase),
+            look_ahead=self.looks_ahead,
         )
 
     def before_item(self, item: CaseItem) -> None:
@@ -184,6 +188,7 @@ class Role:
             runner.engine,
             worker_payloads,
             interrupted=session.exitstatus == pytest.ExitCode.INTERRUPTED,
+            look_ahead=runner.look_ahead,
         )
         context.extra_gates.extend(user_gates(self.config))
         self.context = default_pipeline().run(context)
@@ -197,6 +202,8 @@ class Role:
 
 class Central(Role):
     """No xdist: run the items, then the pipeline."""
+
+    looks_ahead = True
 
     def finish(self, session: pytest.Session) -> None:
         """Stop the engine (no LLM call after the last test), then run the end-of-session pipeline."""

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pytest_cmdgen.session.config import SessionConfig
     from pytest_cmdgen.session.discovery import discover_cases, find_e2e_files, is_e2e_file
     from pytest_cmdgen.session.engine import ActionRunnerFactory, CommandSourceFactory, Engine, TestOutcome
+    from pytest_cmdgen.session.lookahead import LookAhead
     from pytest_cmdgen.session.pipeline import (
         CheckGates,
         CompareWithTeacher,
@@ -51,6 +52,7 @@ __getattr__ = lazy_exports(
         "Engine": "engine",
         "find_e2e_files": "discovery",
         "is_e2e_file": "discovery",
+        "LookAhead": "lookahead",
         "MergeWorkerResults": "pipeline",
         "Pipeline": "pipeline",
         "PipelineContext": "pipeline",
@@ -78,6 +80,7 @@ __all__ = [
     "CompareWithTeacher",
     "E2EComparison",
     "Engine",
+    "LookAhead",
     "MergeWorkerResults",
     "Pipeline",
     "PipelineContext",

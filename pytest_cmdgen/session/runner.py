@@ -21,6 +21,7 @@ from pytest_cmdgen.recipe.transport import conversation_to_dict
 from pytest_cmdgen.session.compare import error_record, run_record
 from pytest_cmdgen.session.config import SessionConfig
 from pytest_cmdgen.session.engine import ActionRunnerFactory, CommandSourceFactory, Engine, TestOutcome
+from pytest_cmdgen.session.lookahead import LookAhead
 from pytest_cmdgen.session.results import SessionResults
 
 if TYPE_CHECKING:
@@ -69,13 +70,25 @@ class SessionRunner:
         self.engine = Engine(
             config, command_source_factory=command_source_factory, action_runner_factory=action_runner_factory
         )
+        self.look_ahead: LookAhead | None = None
+        """What prepares the end of the session while the last LLM calls are out (see :meth:`start`)."""
 
-    def start(self, cases: Iterable[CaseRef]) -> None:
+    def start(self, cases: Iterable[CaseRef], look_ahead: bool = False) -> None:
         """Start test cases in the background, so their LLM calls overlap: the longest conversations (most
         user turns) first, since their chain of calls decides when the run can end; equal ones in order.
-        (Results are still recorded in the order they are asked for.)"""
-        for case in start_order(cases):
+        (Results are still recorded in the order they are asked for.)
+
+        With ``look_ahead`` (the process that runs the end-of-session pipeline), once every test case
+        started has run, the end of the session is prepared while rephrasing goes on (:mod:`.lookahead`).
+        """
+        futures = [
             self.engine.submit(case.test_id, case.suite, case.test_case, rephrase=case.rephrase)
+            for case in start_order(cases)
+        ]
+        if look_ahead and futures:
+            if self.look_ahead is None:
+                self.look_ahead = LookAhead(self.config, self.engine)
+            self.look_ahead.watch(futures)
 
     def run_test(self, case: CaseRef) -> TestOutcome:
         """Run (or wait for) one test case and record its outcome; an error is counted as a failure and
@@ -122,7 +135,10 @@ class SessionRunner:
             )
         if not step.rephrase:
             return TurnRephrasing(not_rephrased="the message repeats a button payload: not rephrased, as Rasa does")
-        conversation = self.engine.rephrased(outcome).result()
+        rephrasing = self.engine.rephrased(outcome)
+        if self.look_ahead is not None and not rephrasing.done():
+            self.look_ahead.run_if_ready()  # time this thread would spend waiting
+        conversation = rephrasing.result()
         self._record(outcome.test_id, conversation)
         rephrased = annotated_step_at(conversation, step_line)
         assert rephrased is not None
