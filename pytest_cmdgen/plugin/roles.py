@@ -232,12 +232,18 @@ class Worker(Role):
         return replace(super().session_config(), concurrency=share)
 
     def before_item(self, item: CaseItem) -> None:
-        """When preparing data, start every test case of the item's file when its first item runs: the file
-        scheduler sends whole files, so they are all this worker's."""
-        if not self.settings.prepare or item.parent in self._started_files:
+        """When preparing data, start every test case of every file sent to this worker so far, across
+        files, when the first item of one of them runs: the prepare scheduler sends whole files, all of them
+        at the start (see ``plugin.xdist``), so they are all this worker's."""
+        if not self.settings.prepare:
             return
-        self._started_files.add(item.parent)
-        self.start([other for other in item.session.items if other.parent is item.parent])  # type: ignore[misc]
+        files = {item.parent, *(other.parent for other in queued_items(item.session))}
+        new = files - self._started_files
+        if not new:
+            return
+        self._started_files |= new
+        ours = [other for other in item.session.items if other.parent in new and hasattr(other, "case_ref")]
+        self.start(ours)  # type: ignore[arg-type]
 
     def finish(self, session: pytest.Session) -> None:
         """Stop the engine and hand the results to the controller."""
@@ -269,6 +275,21 @@ class Controller(Role):
             return
         self.runner.finish_process()
         self._run_pipeline(session, self.worker_payloads)
+
+
+def queued_items(session: pytest.Session) -> list[pytest.Item]:
+    """In an xdist worker, the items sent to it and not yet run (read from xdist's queue of item indices;
+    [] where that queue cannot be read)."""
+    for plugin in session.config.pluginmanager.get_plugins():
+        queue: Any = getattr(plugin, "torun", None)
+        if queue is None or type(plugin).__name__ != "WorkerInteractor" or not hasattr(queue, "lock"):
+            continue
+        try:
+            with queue.lock() as indices:
+                return [session.items[i] for i in indices if isinstance(i, int)]
+        except (AttributeError, IndexError, TypeError):
+            return []
+    return []
 
 
 @functools.cache
