@@ -19,8 +19,14 @@ answer, and the wind-down from the last answer to the end of the run. ``--nagle`
 algorithm left on, as many real servers do (the scripted server turns it off by default), so a client
 that stalls on delayed ACKs shows.
 
+Python's bytecode cache is warm, as on a user's machine from the second run on: pytest runs with its own
+cache directory (``PYTHONPYCACHEPREFIX``, bytecode writing on even where ``PYTHONDONTWRITEBYTECODE`` is set),
+filled by an untimed warm-up run of one test case against a server of its own. Without a cache every module
+is compiled again, and pytest rewrites the asserts of every module of a pytest plugin's distribution (ours,
+hypothesis, anyio, xdist) on each run: ``--cold`` measures that.
+
 Run: ``python benchmarks/bench_prepare.py [--tests N] [--latency S] [--concurrency N] [--rephrases N]
-[--mix realistic|uniform] [--nagle]``.
+[--mix realistic|uniform] [--nagle] [--cold]``.
 """
 
 from __future__ import annotations
@@ -336,6 +342,7 @@ def run(
     extra_args: Sequence[str] = (),
     mix: str = "realistic",
     nagle: bool = False,
+    cold: bool = False,
 ) -> dict[str, Any]:
     """Generate the suite, run pytest against the scripted server, and measure."""
     tmp = Path(tempfile.mkdtemp(prefix="cmdgen-bench-prepare-")) if keep is None else keep
@@ -343,20 +350,35 @@ def run(
         started = time.perf_counter()
         suite = generate_suite(tmp, tests, rephrases, mix)
         generated = time.perf_counter() - started
-        with ScriptedLLMServer(annotations=suite.annotations, latency=latency, nagle=nagle) as server:
-            env = dict(os.environ, OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-bench-prepare")
-            command = [
+
+        def command(out: Path, *more: str) -> list[str]:
+            return [
                 sys.executable, "-m", "pytest", str(suite.tests_dir),
                 "--cmdgen-assistant", str(suite.project),
                 "--cmdgen-prepare", "--cmdgen-cache-mode", "off",
                 "--cmdgen-concurrency", str(concurrency),
                 "--cmdgen-num-rephrases", str(rephrases),
-                "--cmdgen-out", str(tmp / "out"),
-                "-q", "-p", "no:cacheprovider", *extra_args,
+                "--cmdgen-out", str(out),
+                "-q", "-p", "no:cacheprovider", *extra_args, *more,
             ]  # fmt: skip
+
+        base_env = dict(os.environ, OPENAI_API_KEY="sk-bench-prepare")
+        if not cold:  # a warm bytecode cache of its own, as a user has from the second run on
+            base_env.pop("PYTHONDONTWRITEBYTECODE", None)
+            base_env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+            with ScriptedLLMServer(annotations=suite.annotations, latency=0.0, nagle=nagle) as warm_up:
+                subprocess.run(
+                    command(tmp / "warm-up-out", "-k", suite.cases[0].name.split()[-1]),
+                    cwd=tmp,
+                    env=dict(base_env, OPENAI_BASE_URL=warm_up.base_url),
+                    capture_output=True,
+                    check=False,
+                )
+        with ScriptedLLMServer(annotations=suite.annotations, latency=latency, nagle=nagle) as server:
+            env = dict(base_env, OPENAI_BASE_URL=server.base_url)
             t0 = time.time()
             start = time.perf_counter()
-            proc = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, check=False)
+            proc = subprocess.run(command(tmp / "out"), cwd=tmp, env=env, capture_output=True, text=True, check=False)
             wall = time.perf_counter() - start
             t1 = time.time()
             requests = list(server.requests)
@@ -381,6 +403,7 @@ def run(
     return {
         "mix": mix,
         "nagle": nagle,
+        "cold": cold,
         "breakdown": breakdown(starts, latency, concurrency, t1 - t0),
         "tests": len(suite.cases),
         "user_turns": suite.user_turns,
@@ -418,7 +441,8 @@ def report(result: dict[str, Any]) -> None:
     r = result
     print(f"tests={r['tests']} ({r['mix']} mix) user turns={r['user_turns']} (longest {r['longest_turns']}) "
           f"latency={r['latency']}s concurrency={r['concurrency']} rephrases={r['rephrases']} cache=off "
-          f"server Nagle {'on' if r['nagle'] else 'off'}")  # fmt: skip
+          f"server Nagle {'on' if r['nagle'] else 'off'}, "
+          f"bytecode cache {'none' if r['cold'] else 'warm'}")  # fmt: skip
     print(f"pytest:           rc={r['returncode']}  {r['pytest_tail']}")
     print(f"wall time:        {r['wall_s']:.2f} s  (suite generation {r['generated_s']:.2f} s, not timed)")
     print(f"LLM calls:        {r['total_calls']} (chat {r['counts'].get('chat', 0)}, embeddings "
@@ -458,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
         help="conversation lengths: 1-5 turns with a long tail of 15-20 last (realistic) or 1-5 only",
     )
     parser.add_argument("--nagle", action="store_true", help="the server leaves Nagle's algorithm on")
+    parser.add_argument(
+        "--cold", action="store_true", help="no bytecode cache: every module compiled (and plugin asserts rewritten)"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="generate into this (new) directory and keep it")
     parser.add_argument(
         "--pytest-args", default="", help="extra pytest arguments, one string (e.g. to try a fix: '-p my_patch')"
@@ -466,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=False)
     extra = shlex.split(args.pytest_args)
-    result = run(args.tests, args.latency, args.concurrency, args.rephrases, args.keep, extra, args.mix, args.nagle)
+    result = run(
+        args.tests, args.latency, args.concurrency, args.rephrases, args.keep, extra, args.mix, args.nagle, args.cold
+    )
     report(result)
     outcomes = result["item_outcomes"]
     if result["returncode"] != 0 or outcomes.get("failed") or outcomes.get("skipped") or outcomes.get("error"):
