@@ -216,6 +216,8 @@ class AnnotationIndex:
     def __init__(self) -> None:
         """Create an empty index."""
         self.conversations: list[AnnotatedConversation] = []
+        self._by_text: dict[str, list[tuple[int, int]]] = {}
+        self._indexed: int | None = None  # how many conversations _by_text was built from (None: stale)
 
     def add(self, conversations: Iterable[AnnotatedConversation]) -> None:
         """Add conversations; one already present (same name and user texts) gets the new rephrasings."""
@@ -229,6 +231,7 @@ class AnnotationIndex:
                     old_turn.commands = new_turn.commands
                 old_turn.passing = new_turn.passing or old_turn.passing
                 old_turn.failing = new_turn.failing or old_turn.failing
+        self._indexed = None
 
     def match(self, conversation: PromptConversation) -> TurnMatch | None:
         """The annotated turn whose conversation up to it best equals the prompt's user messages.
@@ -240,22 +243,36 @@ class AnnotationIndex:
         messages = conversation.user_messages
         best: TurnMatch | None = None
         best_score: tuple[bool, int, bool] | None = None
-        for conv in self.conversations:
-            for j, turn in enumerate(conv.turns):
-                if not turn.annotated:
-                    continue
-                kind = turn.kind_of(messages[-1])
-                if kind is None:
-                    continue
-                size = 1
-                while size < len(messages) and size <= j and conv.turns[j - size].kind_of(messages[-1 - size]):
-                    size += 1
-                exact = size == len(messages) == j + 1
-                score = (exact, size, kind == "original")
-                if best_score is None or score > best_score:
-                    best_score = score
-                    best = TurnMatch(conv, turn, kind, size, exact)
+        for ci, j in self._turns_with(messages[-1]):  # in file order, as a scan of every turn would go
+            conv = self.conversations[ci]
+            turn = conv.turns[j]
+            kind = turn.kind_of(messages[-1])
+            if kind is None:
+                continue
+            size = 1
+            while size < len(messages) and size <= j and conv.turns[j - size].kind_of(messages[-1 - size]):
+                size += 1
+            exact = size == len(messages) == j + 1
+            score = (exact, size, kind == "original")
+            if best_score is None or score > best_score:
+                best_score = score
+                best = TurnMatch(conv, turn, kind, size, exact)
         return best
+
+    def _turns_with(self, message: str) -> list[tuple[int, int]]:
+        """(conversation, turn) positions of the annotated turns whose text or a rephrasing is ``message``,
+        in file order: a scan of every turn per prompt made the scripted server's answers cost time in
+        proportion to the suite (a benchmark of a thousand tests measured the server)."""
+        count = len(self.conversations)
+        if self._indexed != count:  # built again after add() (or a conversation appended directly)
+            index: dict[str, list[tuple[int, int]]] = {}
+            for ci, conv in enumerate(self.conversations[:count]):
+                for j, turn in enumerate(conv.turns):
+                    if turn.annotated:
+                        for text in {_norm(turn.user), *map(_norm, turn.passing), *map(_norm, turn.failing)}:
+                            index.setdefault(text, []).append((ci, j))
+            self._by_text, self._indexed = index, count
+        return self._by_text.get(_norm(message), [])
 
     def rephrasings_for(self, test_case_name: str, message: str) -> tuple[list[str], list[str]] | None:
         """Recorded (passing, failing) rephrasings of ``message``, preferring the named test case."""
