@@ -192,7 +192,7 @@ class Role:
             runner.engine,
             worker_payloads,
             interrupted=session.exitstatus == pytest.ExitCode.INTERRUPTED,
-            look_ahead=runner.look_ahead,
+            charts_drawn_ahead=runner.look_ahead.charts if runner.look_ahead is not None else None,
         )
         context.extra_gates.extend(user_gates(self.config))
         self.context = default_pipeline().run(context)

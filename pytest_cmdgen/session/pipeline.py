@@ -27,10 +27,10 @@ from pytest_cmdgen.recipe.output import SUMMARY_FILE, RecipeOutput, make_params,
 from pytest_cmdgen.recipe.split import split_data_points
 from pytest_cmdgen.recipe.transport import conversation_from_dict
 from pytest_cmdgen.session.config import SessionConfig
-from pytest_cmdgen.session.lookahead import LookAhead
 from pytest_cmdgen.session.results import SessionResults
 
 if TYPE_CHECKING:
+    from pytest_cmdgen.coverage.plots import ChartCache
     from pytest_cmdgen.session.compare import E2EComparison
     from pytest_cmdgen.session.engine import Engine
     from pytest_cmdgen.trainer.evaluate import EvaluationResult
@@ -65,8 +65,9 @@ class PipelineContext:
     """The coverage report, once :class:`ReportCoverage` built it."""
     coverage_files: CoverageFiles | None = None
     """What :class:`ReportCoverage` wrote to ``<out>/coverage/``."""
-    look_ahead: LookAhead | None = None
-    """What was prepared while the last LLM calls were out (charts drawn ahead), if anything."""
+    charts_drawn_ahead: ChartCache | None = None
+    """Coverage charts drawn while the last LLM calls were out (:mod:`.lookahead`), if any: a chart of the
+    very same data is taken from here instead of being drawn again."""
     gates: list[GateResult] = field(default_factory=list)
     """Every coverage gate's result, once :class:`CheckGates` ran."""
     gates_passed: bool = True
@@ -226,10 +227,13 @@ class ReportCoverage:
         records = {test_id: TestCoverage.from_dict(data) for test_id, data in context.results.coverage.items()}
         split = context.output.split if context.output is not None else None
         context.coverage = build_report(project.flows, records, shown_file=shown, split=split)
-        drawn = context.look_ahead.charts if context.look_ahead is not None else None
         try:
             context.coverage_files = write_coverage(
-                config.out, context.coverage, project.flows, frozenset(project.domain.responses), drawn
+                config.out,
+                context.coverage,
+                project.flows,
+                frozenset(project.domain.responses),
+                context.charts_drawn_ahead,
             )
         except OSError as exc:
             raise CmdgenError(f"could not write {config.out / 'coverage'}: {exc}") from None

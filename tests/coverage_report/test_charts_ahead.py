@@ -57,7 +57,7 @@ def test_a_session_that_looks_ahead_writes_the_same_coverage(shop: ShopRun, tmp_
         assert look_ahead is not None
         assert look_ahead.run_if_ready()  # every run is done (a paraphrase wait calls it in a prepare run)
         assert not look_ahead.run_if_ready()  # once
-        context = PipelineContext(config, runner.results, runner.engine, look_ahead=look_ahead)
+        context = PipelineContext(config, runner.results, runner.engine, charts_drawn_ahead=look_ahead.charts)
         default_pipeline().run(context)
     finally:
         runner.finish_process()
