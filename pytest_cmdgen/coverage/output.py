@@ -10,15 +10,14 @@ output directory is, so equal runs give equal bytes.
 from __future__ import annotations
 
 import json
-import os
 import stat
-import tempfile
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from pytest_cmdgen.atomic import write_text_atomic
 from pytest_cmdgen.coverage.csvreport import coverage_csv, csv_file_name
 from pytest_cmdgen.coverage.gates import GateResult
 from pytest_cmdgen.coverage.plots import PLOTS_HINT, ChartCache, plots_available, write_plots
@@ -86,16 +85,7 @@ def record_gates(out_dir: Path, gates: Iterable[GateResult]) -> Path | None:
     if not isinstance(summary, dict):
         return None
     summary[GATES_KEY] = [gate.as_dict() for gate in gates]
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(dump_yaml(summary))
-        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))  # as the summary it replaces
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, dump_yaml(summary), mode=stat.S_IMODE(path.stat().st_mode))  # as it was
 
 
 __all__ = ["COVERAGE_DIR", "COVERAGE_JSON", "GATES_KEY", "CoverageFiles", "record_gates", "write_coverage"]

@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from pytest_cmdgen.atomic import write_text_atomic
 from pytest_cmdgen.plugin.options import OPTIONS, OptionSpec, options_markdown
 
 DOCS_PAGE = Path("docs") / "configuration.md"
@@ -180,18 +179,6 @@ def readme_with_options(readme: str) -> str:
     return f"{head}{README_BEGIN}\n{options_markdown()}\n{README_END}{tail}"
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the page, or with ``--write`` update ``docs/configuration.md`` and the README table in ``--root``."""
     cli = argparse.ArgumentParser(prog="python -m pytest_cmdgen.plugin.reference", description=__doc__)
@@ -205,8 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not readme.is_file():
         print(f"reference: error: {readme} not found; run from the repository root or pass --root", file=sys.stderr)
         return 1
-    _write_atomically(args.root / DOCS_PAGE, configuration_markdown())
-    _write_atomically(readme, readme_with_options(readme.read_text(encoding="utf-8")))
+    write_text_atomic(args.root / DOCS_PAGE, configuration_markdown())
+    write_text_atomic(readme, readme_with_options(readme.read_text(encoding="utf-8")))
     print(f"wrote {args.root / DOCS_PAGE} and the options table of {readme}")
     return 0
 

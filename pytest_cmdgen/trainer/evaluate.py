@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from pytest_cmdgen.atomic import write_text_atomic
 from pytest_cmdgen.errors import CmdgenError
 from pytest_cmdgen.generator.grammar import SYNTAXES
 from pytest_cmdgen.recipe.output import FT_DATA_FILE, PARAMS_FILE, TRAIN_FILE, VAL_FILE
@@ -380,8 +381,8 @@ def write_evaluation(model_dir: Path, result: EvaluationResult) -> tuple[Path, P
         document = json.dumps(result.as_dict(), indent=2, ensure_ascii=False) + "\n"
         errors = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in result.error_rows())
         return (
-            outputs.write_atomic(model_dir / EVALUATION_FILE, document),
-            outputs.write_atomic(model_dir / ERRORS_FILE, errors),
+            write_text_atomic(model_dir / EVALUATION_FILE, document),
+            write_text_atomic(model_dir / ERRORS_FILE, errors),
         )
     except OSError as exc:
         raise CmdgenError(f"could not write the evaluation into {model_dir}: {exc}") from None

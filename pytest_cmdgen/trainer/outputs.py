@@ -8,8 +8,6 @@ imports nothing heavy except matplotlib, and that only to draw the curves.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,20 +32,6 @@ VLLM_MAX_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 """The values vLLM's ``--max-lora-rank`` accepts (``vllm.config.lora.MaxLoRARanks``)."""
 ADAPTER_NAME = "cmdgen"
 """The name vLLM serves the adapter under (``--lora-modules cmdgen=...``): the model a client asks for."""
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write UTF-8 text to ``path`` through a temporary file beside it and a rename: never half a file."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 @dataclass(frozen=True)
@@ -282,6 +266,5 @@ __all__ = [
     "plot_losses",
     "serve_command",
     "vllm_max_lora_rank",
-    "write_atomic",
     "write_metrics",
 ]

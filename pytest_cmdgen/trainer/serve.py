@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from pytest_cmdgen.atomic import write_text_atomic
 from pytest_cmdgen.recipe.output import PARAMS_FILE
 from pytest_cmdgen.trainer import outputs
 from pytest_cmdgen.trainer.train_config import TrainConfig
@@ -121,12 +122,11 @@ def write_serve_files(out_dir: Path, config: TrainConfig, api_base: str = DEFAUL
     target = serve_target(out_dir)
     directory = Path(out_dir) / outputs.MODEL_DIR / SERVE_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    script = outputs.write_atomic(directory / SCRIPT_FILE, vllm_script(config))
-    script.chmod(0o755)
-    written = [script, outputs.write_atomic(directory / CONFIG_FRAGMENT, config_fragment(target, api_base))]
+    script = write_text_atomic(directory / SCRIPT_FILE, vllm_script(config), mode=0o755)
+    written = [script, write_text_atomic(directory / CONFIG_FRAGMENT, config_fragment(target, api_base))]
     stale = directory / ENDPOINTS_FRAGMENT
     if target.model_group:
-        written.append(outputs.write_atomic(stale, endpoints_fragment(api_base)))
+        written.append(write_text_atomic(stale, endpoints_fragment(api_base)))
     else:
         stale.unlink(missing_ok=True)
     return written
