@@ -18,7 +18,6 @@ from pytest_cmdgen.coverage.record import record_test
 from pytest_cmdgen.errors import CmdgenError
 from pytest_cmdgen.recipe.conversation import AnnotatedStep
 from pytest_cmdgen.recipe.transport import conversation_to_dict
-from pytest_cmdgen.session.compare import error_record, run_record
 from pytest_cmdgen.session.config import SessionConfig
 from pytest_cmdgen.session.engine import ActionRunnerFactory, CommandSourceFactory, Engine, TestOutcome
 from pytest_cmdgen.session.lookahead import LookAhead
@@ -99,6 +98,8 @@ class SessionRunner:
         except Exception as exc:
             self.results.tests["failed"] += 1
             if self.config.compare is not None:
+                from pytest_cmdgen.session.compare import error_record  # only a --cmdgen-compare run needs it
+
                 self.results.compared[case.test_id] = error_record(case.test_case, exc)
             raise
         result = outcome.run.result
@@ -110,6 +111,8 @@ class SessionRunner:
         else:
             self.results.tests["failed"] += 1
         if self.config.compare is not None and not result.skipped:
+            from pytest_cmdgen.session.compare import run_record
+
             self.results.compared[outcome.test_id] = run_record(case.test_case, outcome.run)
         if self.config.coverage_enabled and not result.skipped:
             record = record_test(outcome.run.events, passed=result.passed)
