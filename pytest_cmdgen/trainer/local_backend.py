@@ -16,7 +16,9 @@ cache) goes on meanwhile.
 
 Only chat requests are served: an embedding request is a non-retryable
 :class:`~pytest_cmdgen.llm.backends.base.BackendCallError` saying so. A model that cannot be loaded fails
-every request for it with the same one-line reason, without trying to load it again.
+every request for it with the same one-line reason, without trying to load it again; a generation that
+fails (out of memory, a prompt longer than the model takes, a device error) fails that request alone, in one
+line naming the error.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +42,9 @@ if TYPE_CHECKING:
 
 #: New tokens per answer when the request sets no ``max_tokens``.
 DEFAULT_MAX_NEW_TOKENS = 256
+
+#: How many of the latest calls' timings :attr:`LocalBackend.timings` keeps (a session may make many calls).
+TIMINGS_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,10 @@ class LocalBackend:
         self._models: dict[str, GenerationModel] = {}
         self._load_errors: dict[str, str] = {}
         self._lock = threading.Lock()
-        self.timings: list[CallTiming] = []
-        """One entry per answered chat call, in order (read by the overhead benchmark)."""
+        self._closed = False
+        self.timings: deque[CallTiming] = deque(maxlen=TIMINGS_KEPT)
+        """One entry per answered chat call, in order, the latest :data:`TIMINGS_KEPT` only (read by the
+        overhead benchmark)."""
 
     # --- the worker thread --------------------------------------------------------------------------
 
@@ -123,13 +131,19 @@ class LocalBackend:
             )
         prompt = messages[0]["content"]
         max_new_tokens = int(kwargs.get("max_tokens") or kwargs.get("max_completion_tokens") or DEFAULT_MAX_NEW_TOKENS)
-        loop = asyncio.get_running_loop()
         try:
-            generation, queued, thread = await loop.run_in_executor(
-                self._worker, self._generate, endpoint.model, prompt, max_new_tokens, received
-            )
+            job = self._worker.submit(self._generate, endpoint.model, prompt, max_new_tokens, received)
         except RuntimeError as exc:  # the worker was shut down: the service is closing
             raise BackendCallError(f"the local model is closed: {exc}", retryable=False) from None
+        try:
+            generation, queued, thread = await asyncio.wrap_future(job)
+        except BackendCallError:
+            raise
+        except Exception as exc:  # out of memory, a prompt too long, a device error: this request fails
+            reason = (str(exc).strip().splitlines() or [""])[0] or type(exc).__name__
+            raise BackendCallError(
+                f"the local model failed to answer: {type(exc).__name__}: {reason}", retryable=False
+            ) from None
         total = time.perf_counter() - received
         with self._lock:
             self.timings.append(CallTiming(total, generation.seconds, queued, thread))
@@ -147,7 +161,11 @@ class LocalBackend:
         )
 
     async def close(self) -> None:
-        """Stop the worker (a generation in progress finishes on its own) and drop the models."""
+        """Stop the worker (a generation in progress finishes on its own) and drop the models; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         self._worker.submit(self._release)
         self._worker.shutdown(wait=False, cancel_futures=False)
 
@@ -158,4 +176,4 @@ class LocalBackend:
             model.close()
 
 
-__all__ = ["DEFAULT_MAX_NEW_TOKENS", "CallTiming", "LocalBackend"]
+__all__ = ["DEFAULT_MAX_NEW_TOKENS", "TIMINGS_KEPT", "CallTiming", "LocalBackend"]

@@ -7,11 +7,14 @@ on), not the answers' quality.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import re
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,8 +22,12 @@ import pytest
 # keep an ``openai`` back-end class built on the dropped ``openai`` package. Import both once, up front.
 import pytest_cmdgen.llm.backends.openai_backend  # noqa: F401
 from pytest_cmdgen.llm import LLMConfig, LLMService, ResponseCache, parse_llm_spec, register_backend
+from pytest_cmdgen.llm.backends.base import BackendCallError
+from pytest_cmdgen.llm.config import Endpoint
 from pytest_cmdgen.llm.errors import LLMCallError
 from pytest_cmdgen.session.engine import LOCAL_BACKEND_FACTORY
+from pytest_cmdgen.trainer.inference import GenerationModel, load_generation_model
+from pytest_cmdgen.trainer.local_backend import TIMINGS_KEPT, LocalBackend
 from tests.trainer.conftest import copy_car_rental
 
 pytest_plugins = ["pytester"]
@@ -68,6 +75,57 @@ def test_a_model_that_cannot_load_fails_each_request_in_one_line(tmp_path: Path,
                 service.chat(config, prompt)
             assert f"the local model cannot be loaded: {broken}: " in str(caught.value)
             assert caught.value.attempts == 1 and "\n" not in str(caught.value)
+
+
+class FailingModel(GenerationModel):
+    """The real tiny model, whose generation raises what a device would (out of memory, a too-long prompt)."""
+
+    error: BaseException | None = None
+
+    def _generate_batch(self, batch: list[list[int]], max_new_tokens: int) -> Any:
+        assert self.error is not None
+        raise self.error
+
+
+def _chat(backend: LocalBackend, model: str, prompt: str) -> Any:
+    endpoint = Endpoint(client_kind="local", base_url=None, api_key="", api_version=None, model=model)
+    return asyncio.run(backend.chat(endpoint, [{"role": "user", "content": prompt}], {"max_tokens": 2}, 10.0))
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ValueError("Input length 9000 exceeds the maximum 2048\nsecond line"), "ValueError: Input length 9000"),
+        (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\ndetails"), "RuntimeError: CUDA out of memory"),
+    ],
+)
+def test_a_failing_generation_fails_its_request_in_one_line_naming_the_error(
+    tiny_model: Path, error: Exception, expected: str
+) -> None:
+    real = load_generation_model(tiny_model)
+    failing = FailingModel(**{f.name: getattr(real, f.name) for f in dataclasses.fields(real)})
+    failing.error = error
+    backend = LocalBackend()
+    backend._models[str(tiny_model)] = failing
+    try:
+        with pytest.raises(BackendCallError) as caught:
+            _chat(backend, str(tiny_model), "USER: I need a car")
+        message = str(caught.value)
+        assert expected in message and "\n" not in message and "closed" not in message
+        assert "the local model failed to answer" in message and not caught.value.retryable
+        backend._models[str(tiny_model)] = real  # the next request is served: one failure fails only its request
+        assert _chat(backend, str(tiny_model), "USER: I need a car").usage.completion_tokens > 0
+    finally:
+        asyncio.run(backend.close())
+
+
+def test_close_is_idempotent_and_a_closed_backend_says_so(tiny_model: Path) -> None:
+    backend = LocalBackend()
+    asyncio.run(backend.close())
+    asyncio.run(backend.close())
+    with pytest.raises(BackendCallError, match="the local model is closed"):
+        _chat(backend, str(tiny_model), "hello")
+    assert backend.timings.maxlen == TIMINGS_KEPT
 
 
 def test_a_retrained_model_in_the_same_directory_is_not_answered_from_the_cache(
