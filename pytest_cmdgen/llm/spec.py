@@ -17,6 +17,7 @@ answered from the cache of the previous one.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,26 @@ LOCAL_BACKEND = "local"
 #: The forms a spec may take, for usage messages.
 SPEC_FORMS = "openai:MODEL[@URL] or local:PATH"
 
-#: Files of a model directory that identify its weights and tokenizer (their sizes and times are hashed).
-_FINGERPRINT_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja")
+#: Files of a model directory that define its answers: weights, configs, tokenizer, chat template (their
+#: names, sizes and times are hashed). Reports written into the directory (``evaluation.json``,
+#: ``metrics.json``, ``e2e_comparison.json``) are not among them, so writing one keeps the cache key.
+_FINGERPRINT_PATTERNS = (
+    "adapter_config.json",
+    "adapter_model.*",
+    "config.json",
+    "generation_config.json",
+    "*.safetensors",
+    "*.safetensors.index.json",
+    "*.bin",
+    "*.bin.index.json",
+    "tokenizer*",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "chat_template.jinja",
+    "*.model",
+    "vocab*",
+    "merges.txt",
+)
 
 
 class LLMSpecError(LLMConfigError, ValueError):
@@ -129,11 +148,12 @@ def parse_llm_spec(text: str, base_dir: Path | None = None) -> LLMSpec:
 def model_fingerprint(path: Path) -> str:
     """A short digest of a model directory's files (names, sizes, modification times), read in no time.
 
-    Enters the cache key of a local model's answers: retraining into the same directory changes it.
+    Enters the cache key of a local model's answers: retraining into the same directory changes it. Only the
+    files matching the patterns above count, so reports written next to the model do not.
     """
     digest = hashlib.sha256()
     for file in sorted(path.iterdir()):
-        if file.is_file() and file.suffix in _FINGERPRINT_SUFFIXES:
+        if file.is_file() and any(fnmatch.fnmatchcase(file.name, pattern) for pattern in _FINGERPRINT_PATTERNS):
             stat = file.stat()
             digest.update(f"{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]

@@ -9,6 +9,7 @@ import pytest
 
 from pytest_cmdgen.llm import LLMConfig, LLMSpecError, parse_llm_spec
 from pytest_cmdgen.llm.cache import cache_key
+from pytest_cmdgen.llm.spec import model_fingerprint
 
 BASE = LLMConfig(provider="openai", model="gpt-4", max_tokens=256, timeout=7, extra={"top_p": 0.5}, temperature=0.3)
 
@@ -87,3 +88,20 @@ def test_a_local_path_must_be_a_model_directory(tmp_path: Path) -> None:
         parse_llm_spec("local:missing", tmp_path)
     with pytest.raises(LLMSpecError, match="is not a model directory"):
         parse_llm_spec(f"local:{tmp_path}")
+
+
+def test_reports_written_into_a_model_directory_keep_its_fingerprint(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "base"}))
+    (model / "adapter_model.safetensors").write_bytes(b"weights")
+    (model / "tokenizer_config.json").write_text("{}")
+    before = model_fingerprint(model)
+    for report in ("evaluation.json", "metrics.json", "e2e_comparison.json", "README.md"):
+        (model / report).write_text('{"passed": 3}')
+    assert model_fingerprint(model) == before
+    (model / "adapter_model.safetensors").write_bytes(b"retrained weights")
+    assert model_fingerprint(model) != before
+    retrained = model_fingerprint(model)
+    (model / "chat_template.jinja").write_text("{{ messages }}")
+    assert model_fingerprint(model) != retrained
