@@ -13,7 +13,10 @@ MAX_DIVERGENCES = 10
 
 
 def _rate(part: int, whole: int) -> str:
-    return f"{part}/{whole} ({100 * part / whole:.1f} %)" if whole else "—"
+    from pytest_cmdgen.session.compare import rate  # the JSON file's rate, shown as a percentage
+
+    value = rate(part, whole)
+    return "—" if value is None else f"{part}/{whole} ({100 * value:.1f} %)"
 
 
 def _commands(lines: list[str] | None, status: str) -> str:
@@ -23,9 +26,10 @@ def _commands(lines: list[str] | None, status: str) -> str:
 
 
 def comparison_rows(comparison: E2EComparison) -> list[tuple[str, str]]:
-    """(label, value) rows: pass rates of both, and the per-turn command exact match."""
+    """(label, value) rows: pass rates of both, the per-turn command exact match, and the tests edited since
+    the prepare run (not compared), if any."""
     count = len(comparison.tests)
-    return [
+    rows = [
         ("model", comparison.model),
         (
             "E2E pass rate",
@@ -38,6 +42,15 @@ def comparison_rows(comparison: E2EComparison) -> list[tuple[str, str]]:
             f"{sum(1 for t in comparison.tests if t.teacher_passed)} the teacher passed",
         ),
     ]
+    if comparison.changed_since_annotation:
+        rows.append(
+            (
+                "changed since annotation",
+                f"{comparison.changed_since_annotation} tests (their user turns are not those annotated; "
+                "not compared: run --cmdgen-prepare again)",
+            )
+        )
+    return rows
 
 
 def render_comparison(context: PipelineContext | None, terminalreporter: Any, verbosity: int) -> None:
@@ -79,6 +92,13 @@ def render_comparison(context: PipelineContext | None, terminalreporter: Any, ve
         terminalreporter.write_line(
             f"  … and {len(diverging) - len(shown)} more (-v lists them all; every test is in the JSON file)"
         )
+    changed = [test.test_id for test in comparison.tests if test.changed_since_annotation]
+    if changed:
+        terminalreporter.write_line("changed since annotation (user turns not those the teacher annotated):")
+        for test_id in changed if verbosity > 0 else changed[:MAX_DIVERGENCES]:
+            terminalreporter.write_line(f"  {test_id}")
+        if verbosity <= 0 and len(changed) > MAX_DIVERGENCES:
+            terminalreporter.write_line(f"  … and {len(changed) - MAX_DIVERGENCES} more (-v lists them all)")
 
 
 __all__ = ["MAX_DIVERGENCES", "comparison_rows", "render_comparison"]

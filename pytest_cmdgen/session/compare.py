@@ -8,9 +8,13 @@ an xdist worker ships it), and :func:`compare_runs` lines both up, user step by 
 
 * the E2E pass rate of both (the teacher passed a test when the prepare run annotated it);
 * per user turn the teacher annotated, whether this run produced the same commands: exact match compares
-  the two command sets by type and arguments, order ignored (as ``rasa test du`` and the paraphrase
-  validation do);
+  the two command sets by type and arguments, order ignored (as ``rasa test du``), exactly as the trainer's
+  evaluation does (:func:`pytest_cmdgen.generator.command_compare.same_commands`);
 * per test case, the first user turn that diverged, with the expected and the produced commands.
+
+The turns are lined up by position and checked by their user text: a test case whose user turns are not
+those the teacher annotated (the test was edited since the prepare run) is marked *changed since
+annotation* and none of its turns is compared, rather than every later turn counting as a divergence.
 
 :func:`write_comparison` writes ``OUT_DIR/model/e2e_comparison.json`` atomically. The test cases of
 another file layout are matched by their file path relative to the split directory they were copied to
@@ -20,18 +24,17 @@ another file layout are matched by their file path relative to the split directo
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_cmdgen.atomic import write_text_atomic
 from pytest_cmdgen.errors import CmdgenError
+from pytest_cmdgen.generator.command_compare import CommandParser, same_commands
 from pytest_cmdgen.recipe.conversation import AnnotatedStep, Conversation, UserMessageStep, split_test_id
 from pytest_cmdgen.recipe.conversation_yaml import conversation_file_path, load_conversations
 from pytest_cmdgen.recipe.output import ANNOTATIONS_DIR, E2E_SPLIT_DIR
-from pytest_cmdgen.recipe.rephrase import compare_commands
 from pytest_cmdgen.runtime.commands import Command, command_from_dict
 
 COMPARISON_FILE = "model/e2e_comparison.json"
@@ -40,7 +43,12 @@ VALIDATION_TESTS_DIR = f"{E2E_SPLIT_DIR}/validation"
 """The validation side's E2E tests: the default tests to compare on (the model did not train on them)."""
 
 Serializer = Callable[[Sequence[Command]], str]
-CommandParser = Callable[[str], list[Command]]
+
+
+def rate(part: int, whole: int) -> float | None:
+    """``part / whole``; ``None`` when ``whole`` is 0 (the rates of the JSON file and of the summary)."""
+    return part / whole if whole else None
+
 
 # --- what a run records (builtins, shippable between processes) ---------------------------------------------
 
@@ -120,7 +128,8 @@ class TurnComparison:
     produced: list[str] | None
     """This run's commands (``None``: the turn was not reached, or did not go to the command generator)."""
     match: bool
-    """The two command sets are equal by type and arguments (order ignored)."""
+    """The same commands (:func:`~pytest_cmdgen.generator.command_compare.same_commands`: the two command sets
+    equal by type and arguments, order ignored)."""
     status: str
     """``match``, ``differ``, ``not_reached`` or ``no_llm``."""
     answer: str | None = None
@@ -141,6 +150,8 @@ class TestComparison:
     turns: list[TurnComparison] = field(default_factory=list)
     first_divergence: TurnComparison | None = None
     error: str | None = None
+    changed_since_annotation: bool = False
+    """Its user turns are not those the teacher annotated (edited since the prepare run): none is compared."""
 
     @property
     def turns_matching(self) -> int:
@@ -169,6 +180,11 @@ class E2EComparison:
         return sum(1 for test in self.tests if test.teacher_passed)
 
     @property
+    def changed_since_annotation(self) -> int:
+        """Test cases whose user turns no longer line up with the teacher's annotation (not compared)."""
+        return sum(1 for test in self.tests if test.changed_since_annotation)
+
+    @property
     def turns_compared(self) -> int:
         """User turns the teacher annotated, over the test cases it passed."""
         return sum(len(test.turns) for test in self.tests)
@@ -181,22 +197,29 @@ class E2EComparison:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (what ``e2e_comparison.json`` holds)."""
 
-        def rate(part: int, whole: int) -> float | None:
-            return round(part / whole, 4) if whole else None
+        def rounded(part: int, whole: int) -> float | None:
+            value = rate(part, whole)
+            return None if value is None else round(value, 4)
 
         count = len(self.tests)
         return {
-            "model": {"llm": self.model, "tests": count, "passed": self.passed, "pass_rate": rate(self.passed, count)},
+            "model": {
+                "llm": self.model,
+                "tests": count,
+                "passed": self.passed,
+                "pass_rate": rounded(self.passed, count),
+            },
             "teacher": {
                 "annotations": self.teacher,
                 "tests": count,
                 "passed": self.teacher_passed,
-                "pass_rate": rate(self.teacher_passed, count),
+                "pass_rate": rounded(self.teacher_passed, count),
+                "changed_since_annotation": self.changed_since_annotation,
             },
             "turns": {
                 "compared": self.turns_compared,
                 "exact_match": self.turns_matching,
-                "exact_match_rate": rate(self.turns_matching, self.turns_compared),
+                "exact_match_rate": rounded(self.turns_matching, self.turns_compared),
             },
             "tests": [
                 {**asdict(test), "turns_compared": len(test.turns), "turns_matching": test.turns_matching}
@@ -205,8 +228,9 @@ class E2EComparison:
         }
 
 
-def load_teacher(out_dir: Path, parse: CommandParser) -> dict[tuple[str, str], Conversation]:
-    """The teacher's annotated conversations of ``out_dir``, keyed by (conversation file path, test name).
+def load_teacher(out_dir: Path, parser: CommandParser) -> dict[tuple[str, str], Conversation]:
+    """The teacher's annotated conversations of ``out_dir``, keyed by (conversation file path, test name);
+    ``parser`` reads their commands.
 
     Raises:
         CmdgenError: there is no ``1_command_annotations/`` in ``out_dir``, or a file cannot be read.
@@ -220,7 +244,7 @@ def load_teacher(out_dir: Path, parse: CommandParser) -> dict[tuple[str, str], C
     teacher: dict[tuple[str, str], Conversation] = {}
     for path in sorted(p for p in root.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()):
         try:
-            conversations = load_conversations(path.read_text(encoding="utf-8"), parse)
+            conversations = load_conversations(path.read_text(encoding="utf-8"), parser.parse)
         except (OSError, ValueError, KeyError, TypeError, CmdgenError) as exc:
             raise CmdgenError(f"cannot read the teacher's annotations {path}: {exc}") from None
         for conversation in conversations:
@@ -241,6 +265,16 @@ def teacher_key(test_id: str, source: str | None, out_dir: Path) -> tuple[str, s
             if len(relative.parts) > 1:
                 return Path(*relative.parts[1:]).as_posix(), name
     return conversation_file_path(f"{file}::{name}"), name
+
+
+def _lined_up(
+    user_steps: Sequence[AnnotatedStep | UserMessageStep], run_turns: Sequence[Mapping[str, Any]]
+) -> bool:
+    """This run's user turns are the teacher's, one by one: as many, with the same user text."""
+    if len(user_steps) != len(run_turns):
+        return False
+    pairs = zip(user_steps, run_turns, strict=True)
+    return all(step.user.strip() == str(turn.get("user") or "").strip() for step, turn in pairs)
 
 
 def compare_runs(
@@ -267,14 +301,17 @@ def compare_runs(
         if conversation is None and len(by_name.get(key[1], ())) == 1:  # moved file, same unique test name
             conversation = by_name[key[1]][0]
         turns: list[TurnComparison] = []
+        changed = False
         if conversation is not None:
             user_steps = [s for s in conversation.steps if isinstance(s, (AnnotatedStep, UserMessageStep))]
-            for taught, produced in zip(user_steps, record.get("turns") or [], strict=False):
-                if not isinstance(taught, AnnotatedStep):
+            run_turns = list(record.get("turns") or [])
+            changed = not _lined_up(user_steps, run_turns)
+            for taught, produced in zip(user_steps, run_turns, strict=False):
+                if changed or not isinstance(taught, AnnotatedStep):
                     continue
                 status = produced.get("status")
                 made = [command_from_dict(c) for c in produced.get("commands") or []] if status == "llm" else None
-                same = made is not None and compare_commands(taught.commands, made) == ((), ())
+                same = made is not None and same_commands(taught.commands, made)
                 turns.append(
                     TurnComparison(
                         line=int(produced.get("line") or 0),
@@ -295,6 +332,7 @@ def compare_runs(
                 turns=turns,
                 first_divergence=next((turn for turn in turns if not turn.match), None),
                 error=record.get("error"),
+                changed_since_annotation=changed,
             )
         )
     return E2EComparison(model=model, teacher=str(out_dir / ANNOTATIONS_DIR), tests=tests)
@@ -302,21 +340,8 @@ def compare_runs(
 
 def write_comparison(out_dir: Path, comparison: E2EComparison) -> Path:
     """Write ``out_dir/model/e2e_comparison.json`` atomically (a temporary file renamed over it)."""
-    target = out_dir / COMPARISON_FILE
-    target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(comparison.to_dict(), ensure_ascii=False, indent=2) + "\n"
-    handle, temporary = tempfile.mkstemp(prefix=".e2e_comparison.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as a plain write would leave it (mkstemp makes it private)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(out_dir / COMPARISON_FILE, text)
 
 
 __all__ = [
@@ -328,6 +353,7 @@ __all__ = [
     "compare_runs",
     "error_record",
     "load_teacher",
+    "rate",
     "run_record",
     "teacher_key",
     "unparsed_answers",

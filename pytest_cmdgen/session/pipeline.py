@@ -313,19 +313,15 @@ class CompareWithTeacher:
         config = context.config
         if config.compare is None or context.interrupted or not context.results.compared:
             return
-        from pytest_cmdgen.generator.grammar import parse_commands
+        from pytest_cmdgen.generator.command_compare import CommandParser
         from pytest_cmdgen.generator.prompt import component_syntax
         from pytest_cmdgen.session.compare import compare_runs, load_teacher, write_comparison
 
         engine = context.engine  # read from the project alone: the engine may be closed, its generator unbuilt
         project = engine.project()
         syntax = component_syntax(project.config.generator.name if project.config.generator else None)
-        flow_ids = [flow.id for flow in project.flows]
-
-        def parse(line: str) -> list[Any]:
-            return parse_commands(line, syntax, flow_ids, project.profile.release)
-
-        teacher = load_teacher(config.compare, parse)
+        parser = CommandParser(syntax, project.profile.release, tuple(flow.id for flow in project.flows))
+        teacher = load_teacher(config.compare, parser)
         context.comparison = compare_runs(
             context.results.compared,
             context.results.sources,

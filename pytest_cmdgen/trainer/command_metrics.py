@@ -3,7 +3,8 @@
 Both the label and the answer are parsed with the project's own command parser (:class:`CommandParser`:
 the generator's syntax, the Rasa version, the project's flows), so an answer scores exactly as the
 assistant would execute it. A data point matches when the two command *sets* are equal: same types, same
-arguments, order ignored (a SetSlot's extractor and the order of a Clarify's options do not count). Per
+arguments, order ignored (a SetSlot's extractor, a CannotHandle's reason and the order of a Clarify's options
+do not count; :mod:`pytest_cmdgen.generator.command_compare` defines it, for ``--cmdgen-compare`` too). Per
 command type, a command of the answer that is in the label is a true positive, one that is not a false
 positive, and a label command the answer lacks a false negative. Text that yields no command stands for
 ``CannotHandle``, as in Rasa (whose generator falls back to it; its parser reads no ``CannotHandle()``
@@ -21,23 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_cmdgen.generator.grammar import Syntax, parse_commands
-from pytest_cmdgen.runtime.commands import CannotHandle, Command
-
-CommandKey = tuple[str, str]
-"""A command as compared: its type name and its arguments (canonical JSON)."""
+from pytest_cmdgen.generator.command_compare import CommandKey, CommandParser, command_key
+from pytest_cmdgen.generator.grammar import Syntax
 
 _CANNOT_HANDLE_TEXT = frozenset({"cannothandle()", "cannot handle"})
 """The cannot-handle answer in the v1 and v2/v3 syntaxes (written by the dataset, never parsed by Rasa)."""
-
-
-def command_key(command: Command) -> CommandKey:
-    """What counts when two commands are compared: the type and the arguments (not a SetSlot's extractor nor
-    a CannotHandle's reason; the options of a Clarify as a set)."""
-    arguments = {k: v for k, v in command.as_dict().items() if k not in ("command", "extractor", "reason")}
-    if isinstance(arguments.get("options"), list):
-        arguments["options"] = sorted(arguments["options"])
-    return type(command).__name__, json.dumps(arguments, sort_keys=True, default=str, ensure_ascii=False)
 
 
 def command_text(key: CommandKey) -> str:
@@ -46,25 +35,6 @@ def command_text(key: CommandKey) -> str:
     values = json.loads(arguments)
     inner = ", ".join(f"{k}={', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in values.items())
     return f"{name}({inner})"
-
-
-@dataclass(frozen=True)
-class CommandParser:
-    """The project's command parser for the generator's syntax: text → commands, as Rasa parses it."""
-
-    syntax: Syntax
-    rasa_version: str
-    flow_ids: tuple[str, ...]
-    """The flows an answer may start (Rasa drops a StartFlow or Clarify option naming any other)."""
-
-    def parse(self, text: str | None) -> list[Command]:
-        """The commands in ``text`` (none for an empty or unreadable answer)."""
-        return parse_commands(text, self.syntax, self.flow_ids, self.rasa_version)
-
-    def keys(self, text: str | None) -> frozenset[CommandKey]:
-        """The set of commands in ``text``, as compared; ``CannotHandle`` when there is none (Rasa's fallback)."""
-        commands = self.parse(text) or [CannotHandle()]
-        return frozenset(command_key(command) for command in commands)
 
 
 @dataclass(frozen=True)
