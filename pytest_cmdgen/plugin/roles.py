@@ -98,7 +98,8 @@ class Role:
         if self._runner is None:
             from pytest_cmdgen.session import SessionRunner
 
-            freeze_at_exit()
+            if self.settings.prepare:  # a plain E2E run leaves the user's interpreter exit as it was
+                freeze_at_exit()
             hook = self.config.hook
             self._runner = SessionRunner(
                 self.session_config(),
