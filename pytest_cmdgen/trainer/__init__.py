@@ -7,7 +7,10 @@ trl elsewhere (CPU included). A library, usable without pytest.
 :func:`resolve_train_config` reads one from YAML; :func:`chat_format` / :func:`encode` build the training
 sequences through the base model's chat template with the loss on the completion only;
 :func:`load_generation_model` loads a trained adapter (or any model directory) and generates answers the
-way the model is served. The console script ``cmdgen-train`` is :func:`main`.
+way the model is served; :func:`evaluate` scores a model's answers on a split as ``rasa test du`` does
+(``cmdgen-evaluate``), :func:`write_serve_files` writes what serves the adapter with vLLM, and
+:class:`LocalBackend` answers the command generator's calls in-process (``--cmdgen-llm local:PATH``). The
+console script ``cmdgen-train`` is :func:`main`.
 
 Importing this package (or any module of it) imports no part of the training stack: torch, transformers,
 peft, trl, datasets, accelerate and unsloth are imported inside the functions that use them.
@@ -24,9 +27,12 @@ if TYPE_CHECKING:
     from pytest_cmdgen.trainer.cli import main
     from pytest_cmdgen.trainer.data import Example, Split, command_counts, load_split
     from pytest_cmdgen.trainer.errors import TrainError, TrainInterrupted, TrainSetupError
+    from pytest_cmdgen.trainer.evaluate import EvaluationResult, evaluate, evaluate_after_training, render
     from pytest_cmdgen.trainer.inference import Generation, GenerationModel, load_generation_model
+    from pytest_cmdgen.trainer.local_backend import LocalBackend
     from pytest_cmdgen.trainer.request import check_train_request
     from pytest_cmdgen.trainer.run import TrainResult, config_for_run, last_checkpoint, resume_command, train
+    from pytest_cmdgen.trainer.serve import write_serve_files
     from pytest_cmdgen.trainer.train_config import (
         Schedule,
         TrainConfig,
@@ -68,15 +74,23 @@ __getattr__ = lazy_exports(
         "TrainInterrupted": "errors",
         "TrainResult": "run",
         "TrainSetupError": "errors",
+        "evaluate": "evaluate",
+        "EvaluationResult": "evaluate",
+        "render": "evaluate",
+        "evaluate_after_training": "evaluate",
+        "LocalBackend": "local_backend",
+        "write_serve_files": "serve",
     },
 )
 
 __all__ = [
     "ChatFormat",
     "Encoded",
+    "EvaluationResult",
     "Example",
     "Generation",
     "GenerationModel",
+    "LocalBackend",
     "Schedule",
     "Split",
     "TrainConfig",
@@ -91,6 +105,8 @@ __all__ = [
     "config_yaml",
     "encode",
     "encode_all",
+    "evaluate",
+    "evaluate_after_training",
     "last_checkpoint",
     "load_generation_model",
     "load_split",
@@ -98,7 +114,9 @@ __all__ = [
     "main",
     "plan_schedule",
     "prompt_ids",
+    "render",
     "resolve_train_config",
     "resume_command",
     "train",
+    "write_serve_files",
 ]
