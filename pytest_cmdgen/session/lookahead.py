@@ -15,7 +15,7 @@ leaves the work to the pipeline, which reports it as it always did.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from pytest_cmdgen.coverage.plots import ChartCache
     from pytest_cmdgen.coverage.record import TestCoverage
     from pytest_cmdgen.session.engine import Engine, TestOutcome
+
+_log = logging.getLogger(__name__)
 
 
 class LookAhead:
@@ -54,8 +56,10 @@ class LookAhead:
         if self._done or not self._futures or not all(future.done() for future in self._futures):
             return False
         self._done = True
-        with contextlib.suppress(Exception):  # best effort: the pipeline does (and reports) whatever is left
+        try:
             self._work()
+        except Exception:  # best effort: the pipeline does (and reports) whatever is left
+            _log.debug("look-ahead failed; the end-of-session pipeline does its work", exc_info=True)
         return True
 
     def _work(self) -> None:
