@@ -12,27 +12,13 @@ local vLLM, Ollama or llama.cpp server) and the real endpoint is used instead; a
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
-
-RECORDED = Path(__file__).parent / "commands.yml"
+from pytest_cmdgen.testing import serve_recorded_llm
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Start the scripted server and point the OpenAI client at it, unless a real endpoint is configured."""
-    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
-        return
-    server = ScriptedLLMServer(annotations=RECORDED, rephrasings=RECORDED)
-    os.environ["OPENAI_BASE_URL"] = server.start()
-    os.environ["OPENAI_API_KEY"] = "offline-demo"
-
-    def stop() -> None:
-        server.stop()
-        os.environ.pop("OPENAI_BASE_URL", None)
-        os.environ.pop("OPENAI_API_KEY", None)
-
-    config.add_cleanup(stop)
+    """Serve the recorded answers from a scripted server on loopback, unless a real endpoint is configured."""
+    serve_recorded_llm(config, Path(__file__).parent / "commands.yml")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -34,3 +36,29 @@ def cmdgen_scripted_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM
         yield server
     finally:
         server.stop()
+
+
+def serve_recorded_llm(config: pytest.Config, recorded: str | Path) -> str | None:
+    """Play the LLMs from recorded answers for this session, unless a real endpoint is configured.
+
+    For a project's ``conftest.py`` (``pytest_configure``): without ``OPENAI_API_KEY`` and
+    ``OPENAI_BASE_URL``, a :class:`ScriptedLLMServer` on loopback answers the command generator and the
+    rephraser from ``recorded`` (the ``1_command_annotations`` / recording format) and the OpenAI client is
+    pointed at it until the session ends. Returns the server's base URL, or None when a real endpoint is used.
+    """
+    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+        return None
+    from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
+
+    server = ScriptedLLMServer(annotations=Path(recorded), rephrasings=Path(recorded))
+    base_url = server.start()
+    os.environ["OPENAI_BASE_URL"] = base_url
+    os.environ["OPENAI_API_KEY"] = "offline-recorded"
+
+    def stop() -> None:
+        server.stop()
+        os.environ.pop("OPENAI_BASE_URL", None)
+        os.environ.pop("OPENAI_API_KEY", None)
+
+    config.add_cleanup(stop)
+    return base_url
