@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 from pytest_cmdgen._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from pytest_cmdgen.session.compare import E2EComparison, TestComparison, TurnComparison, compare_runs
+    from pytest_cmdgen.session.compare import (
+        E2EComparison,
+        TestComparison,
+        TurnComparison,
+        compare_runs,
+        load_teacher,
+        write_comparison,
+    )
     from pytest_cmdgen.session.config import SessionConfig
     from pytest_cmdgen.session.discovery import discover_cases, find_e2e_files, is_e2e_file
     from pytest_cmdgen.session.engine import ActionRunnerFactory, CommandSourceFactory, Engine, TestOutcome
@@ -45,6 +52,8 @@ __getattr__ = lazy_exports(
         "Evaluate": "pipeline",
         "CommandSourceFactory": "engine",
         "compare_runs": "compare",
+        "load_teacher": "compare",
+        "write_comparison": "compare",
         "CompareWithTeacher": "pipeline",
         "E2EComparison": "compare",
         "default_pipeline": "pipeline",
@@ -75,11 +84,11 @@ __all__ = [
     "ActionRunnerFactory",
     "CaseRef",
     "CheckGates",
-    "Evaluate",
     "CommandSourceFactory",
     "CompareWithTeacher",
     "E2EComparison",
     "Engine",
+    "Evaluate",
     "LookAhead",
     "MergeWorkerResults",
     "Pipeline",
@@ -100,5 +109,7 @@ __all__ = [
     "discover_cases",
     "find_e2e_files",
     "is_e2e_file",
+    "load_teacher",
     "run_prepare",
+    "write_comparison",
 ]
