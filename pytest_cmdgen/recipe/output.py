@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from pytest_cmdgen.recipe.conversation import Conversation, make_test_id, split_test_id
 from pytest_cmdgen.recipe.conversation_yaml import (
     Serializer,
@@ -160,6 +162,18 @@ def make_params(
     }
     params.update(extra)
     return params
+
+
+def read_params(out_dir: str | Path) -> dict[str, Any]:
+    """The ``parameters`` mapping of ``<out_dir>/params.yaml`` as :func:`write_output` wrote it (see
+    :func:`make_params`); empty when the file is missing, unreadable or holds no mapping, so that a reader
+    falls back to its defaults for an output that records less."""
+    try:
+        loaded = yaml.safe_load((Path(out_dir) / PARAMS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    parameters = loaded.get("parameters") if isinstance(loaded, dict) else None
+    return dict(parameters) if isinstance(parameters, dict) else {}
 
 
 def sanitize_params(value: Any) -> Any:

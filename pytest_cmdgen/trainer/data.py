@@ -36,12 +36,14 @@ class Split:
     """instruction or conversational (the train file's first row)."""
 
 
-def read_rows(path: Path) -> tuple[list[Example], str | None]:
-    """The examples of one JSONL file and its row format (None when the file has no row).
+def read_numbered_rows(path: Path) -> tuple[list[tuple[int, Example]], str | None]:
+    """The examples of one JSONL file, each with its line number (1-based, as ``file:line`` names it), and the
+    file's row format (None when the file has no row). Lines are the file's lines: a U+2028 or U+0085 written
+    raw in a row (JSON with ``ensure_ascii=False``) stays inside its row, unlike ``str.splitlines``.
 
     A row that is neither format is a :class:`~pytest_cmdgen.errors.CmdgenInputError` naming ``file:line``.
     """
-    examples: list[Example] = []
+    numbered: list[tuple[int, Example]] = []
     row_format: str | None = None
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -57,8 +59,15 @@ def read_rows(path: Path) -> tuple[list[Example], str | None]:
                     "expected {prompt, completion} or {messages: [user, assistant]}", file=path, line=number
                 )
             row_format = row_format or kind
-            examples.append(example)
-    return examples, row_format
+            numbered.append((number, example))
+    return numbered, row_format
+
+
+def read_rows(path: Path) -> tuple[list[Example], str | None]:
+    """The examples of one JSONL file and its row format (None when the file has no row); see
+    :func:`read_numbered_rows`."""
+    numbered, row_format = read_numbered_rows(path)
+    return [example for _, example in numbered], row_format
 
 
 def _example(row: object) -> tuple[Example | None, str]:
@@ -131,4 +140,4 @@ def command_counts(examples: Iterable[Example]) -> Counter[str]:
     return counts
 
 
-__all__ = ["Example", "Split", "command_counts", "command_type", "load_split", "read_rows"]
+__all__ = ["Example", "Split", "command_counts", "command_type", "load_split", "read_numbered_rows", "read_rows"]

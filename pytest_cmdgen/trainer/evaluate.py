@@ -7,9 +7,9 @@ records in ``params.yaml``) and compared like ``rasa test du`` (:mod:`~pytest_cm
 With ``base=True`` (``evaluate_base: true``, ``cmdgen-evaluate --base``) the base model without the adapter
 answers too, so the gain shows. Written atomically:
 
-* ``<out>/model/evaluation.json`` — per model: exact match, unparseable share, TP/FP/FN and
-  precision/recall/F1 per command type (and over all), latency per prompt (p50/p95), output tokens/s,
-  data points/s;
+* ``<out>/model/evaluation.json`` (in the ``--model`` directory when one is named) — per model: exact
+  match, unparseable share, TP/FP/FN and precision/recall/F1 per command type (and over all), latency per
+  prompt (p50/p95), output tokens/s, data points/s;
 * ``<out>/model/evaluation_errors.jsonl`` — one row per data point answered wrong: id, test, user message,
   expected and answered commands.
 
@@ -26,12 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
 from pytest_cmdgen.atomic import write_text_atomic
 from pytest_cmdgen.errors import CmdgenError
 from pytest_cmdgen.generator.grammar import SYNTAXES
-from pytest_cmdgen.recipe.output import FT_DATA_FILE, PARAMS_FILE, TRAIN_FILE, VAL_FILE
+from pytest_cmdgen.recipe.output import FT_DATA_FILE, PARAMS_FILE, TRAIN_FILE, VAL_FILE, read_params
 from pytest_cmdgen.trainer import outputs
 from pytest_cmdgen.trainer.command_metrics import (
     CommandParser,
@@ -43,7 +41,7 @@ from pytest_cmdgen.trainer.command_metrics import (
     percentile,
     score,
 )
-from pytest_cmdgen.trainer.data import read_rows
+from pytest_cmdgen.trainer.data import read_numbered_rows
 from pytest_cmdgen.trainer.errors import TrainError, TrainSetupError
 
 EVALUATION_FILE = "evaluation.json"
@@ -172,13 +170,7 @@ class EvaluationResult:
 def command_parser(out_dir: Path, labels: Sequence[str]) -> tuple[CommandParser, list[str]]:
     """The project's command parser, as the prepare run recorded it in ``params.yaml`` (``command_syntax``,
     ``rasa_version``, ``flow_ids``); for an output that records less, what the labels show, with a warning."""
-    params: dict[str, Any] = {}
-    try:
-        loaded = yaml.safe_load((out_dir / PARAMS_FILE).read_text(encoding="utf-8"))
-        if isinstance(loaded, dict) and isinstance(loaded.get("parameters"), dict):
-            params = loaded["parameters"]
-    except (OSError, yaml.YAMLError):
-        pass
+    params = read_params(out_dir)
     warnings = []
     syntax = params.get("command_syntax")
     if syntax not in SYNTAXES:
@@ -222,12 +214,11 @@ def data_points(out_dir: Path, split: str = "val") -> list[DataPoint]:
             f"no prepared dataset in {out_dir}: {relative} is missing",
             hint="run pytest --cmdgen-prepare --cmdgen-out DIR first, and evaluate on that DIR",
         )
-    examples, _ = read_rows(path)
-    lines = [number for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+    numbered, _ = read_numbered_rows(path)
     origins = _origins(Path(out_dir))
     return [
         DataPoint(f"{path.name}:{number}", example.prompt, example.completion, *origins.get(example.prompt, _UNKNOWN))
-        for number, example in zip(lines, examples, strict=True)
+        for number, example in numbered
     ]
 
 
@@ -315,7 +306,9 @@ def evaluate(
 ) -> EvaluationResult:
     """Evaluate the model (default ``<out_dir>/model``) on the ``split`` side (``val``; ``train`` to check
     that a model learned its own data) of the prepare output ``out_dir``; write ``evaluation.json`` and
-    ``evaluation_errors.jsonl`` into ``<out_dir>/model/`` (unless ``write`` is false).
+    ``evaluation_errors.jsonl`` into the evaluated model's directory (``<out_dir>/model/`` by default, the
+    ``model`` directory when given: evaluating ``model/merged`` keeps the adapter's evaluation) unless
+    ``write`` is false.
 
     ``base`` also evaluates the adapter's base model without the adapter. ``max_new_tokens`` defaults to
     twice the longest label (:func:`auto_max_new_tokens`). Raises
@@ -370,7 +363,7 @@ def evaluate(
     result = EvaluationResult(split, parser, points, evaluations, batch_size, budget, warnings)
     result.left_out = asked - len(points)
     if write:
-        result.files = write_evaluation(out_dir / outputs.MODEL_DIR, result)
+        result.files = write_evaluation(model_dir, result)
     return result
 
 
@@ -467,6 +460,18 @@ def _release_training_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def failure_line(exc: BaseException) -> str:
+    """What went wrong in an evaluation, in one line: a :class:`~pytest_cmdgen.errors.CmdgenError`'s message,
+    else (a failure of the model stack: out of memory while loading, a broken weights file) the exception's
+    type and the first line of its message. The one place both ``cmdgen-evaluate`` and the evaluation after
+    training turn an exception into their error line."""
+    if isinstance(exc, CmdgenError):
+        return str(exc)
+    text = str(exc).strip()
+    reason = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+
+
 def evaluate_after_training(
     out_dir: Path, base: bool = False, log: Log | None = None, stream: TextIO | None = None
 ) -> EvaluationResult | None:
@@ -485,11 +490,8 @@ def evaluate_after_training(
             say("no val data point: the model is not evaluated")
             return None
         result = evaluate(out_dir, base=base, log=say)
-    except CmdgenError as exc:
-        raise TrainError(f"evaluation failed: {exc}", hint=retry) from None
-    except Exception as exc:  # a failure of the model stack: one line, the adapter stays
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise TrainError(f"evaluation failed: {type(exc).__name__}: {reason}", hint=retry) from None
+    except Exception as exc:  # one line, the adapter stays
+        raise TrainError(f"evaluation failed: {failure_line(exc)}", hint=retry) from None
     render(result, stream)
     return result
 
@@ -507,6 +509,7 @@ __all__ = [
     "data_points",
     "evaluate",
     "evaluate_after_training",
+    "failure_line",
     "render",
     "summary_line",
     "write_evaluation",

@@ -1,9 +1,10 @@
 """``cmdgen-evaluate OUT_DIR [--model PATH] [--batch-size N] [--base]``: evaluate a fine-tuned command generator.
 
 Answers every val data point of the prepare output ``OUT_DIR`` with the model (default ``OUT_DIR/model``),
-compares with the labels like ``rasa test du`` and writes ``OUT_DIR/model/evaluation.json`` and
-``evaluation_errors.jsonl`` (see :mod:`pytest_cmdgen.trainer.evaluate`). Exit status: 0 evaluated, 1 an
-error (one line on stderr), 130 interrupted.
+compares with the labels like ``rasa test du`` and writes ``evaluation.json`` and ``evaluation_errors.jsonl``
+into the evaluated model's directory (``OUT_DIR/model/``, or the ``--model`` directory; see
+:mod:`pytest_cmdgen.trainer.evaluate`). Exit status: 0 evaluated, 1 an error (one line on stderr, whatever
+failed), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from pytest_cmdgen.errors import CmdgenError
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -24,14 +23,16 @@ def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
         prog="cmdgen-evaluate",
         description="Evaluate the fine-tuned command generator on the val split of a pytest-cmdgen prepare output "
-        "(writes OUT_DIR/model/evaluation.json and evaluation_errors.jsonl).",
+        "(writes evaluation.json and evaluation_errors.jsonl into the evaluated model's directory, OUT_DIR/model "
+        "by default).",
     )
     cli.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="the --cmdgen-out directory of a prepare run")
     cli.add_argument(
         "--model",
         type=Path,
         metavar="PATH",
-        help="the adapter or model directory to evaluate (default: OUT_DIR/model; OUT_DIR/model/merged works too)",
+        help="the adapter or model directory to evaluate (default: OUT_DIR/model; OUT_DIR/model/merged works too); "
+        "the evaluation is written into it",
     )
     cli.add_argument("--base-model", metavar="NAME_OR_PATH", help="the adapter's base model, if not the one it records")
     cli.add_argument("--base", action="store_true", help="also evaluate the base model without the adapter")
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.batch_size < 1 or (args.max_new_tokens is not None and args.max_new_tokens < 1):
         print("cmdgen-evaluate: error: --batch-size and --max-new-tokens must be at least 1", file=sys.stderr)
         return EXIT_ERROR
-    from pytest_cmdgen.trainer.evaluate import evaluate, render
+    from pytest_cmdgen.trainer.evaluate import evaluate, failure_line, render
     from pytest_cmdgen.trainer.outputs import MODEL_DIR
 
     model_dir = args.model if args.model is not None else args.out_dir / MODEL_DIR
@@ -80,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cmdgen-evaluate: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except CmdgenError as exc:
-        print(f"cmdgen-evaluate: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # a CmdgenError, or a failure of the model stack: one line either way
+        print(f"cmdgen-evaluate: error: {failure_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     render(result)
     return 0

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from pytest_cmdgen.atomic import write_text_atomic
-from pytest_cmdgen.recipe.output import PARAMS_FILE
+from pytest_cmdgen.recipe.output import read_params
 from pytest_cmdgen.trainer import outputs
 from pytest_cmdgen.trainer.train_config import TrainConfig
 from pytest_cmdgen.versions import parse_version
@@ -52,13 +52,7 @@ class ServeTarget:
 def serve_target(out_dir: Path) -> ServeTarget:
     """The target recorded by the prepare run of ``out_dir`` (``params.yaml``): generator and Rasa version;
     model groups from 3.11 unless the project's generator configures its LLM inline."""
-    params: dict[str, Any] = {}
-    try:
-        loaded = yaml.safe_load((Path(out_dir) / PARAMS_FILE).read_text(encoding="utf-8"))
-        if isinstance(loaded, dict) and isinstance(loaded.get("parameters"), dict):
-            params = loaded["parameters"]
-    except (OSError, yaml.YAMLError):
-        pass
+    params = read_params(out_dir)
     generator = str(params.get("command_generator") or DEFAULT_GENERATOR)
     version = str(params.get("rasa_version") or "3.10")
     try:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from pytest_cmdgen.recipe.output import TRAIN_FILE, VAL_FILE
 from pytest_cmdgen.trainer import TrainError, load_split
-from pytest_cmdgen.trainer.evaluate import evaluate, evaluate_after_training, render
+from pytest_cmdgen.trainer.evaluate import data_points, evaluate, evaluate_after_training, render
 from pytest_cmdgen.trainer.evaluate_cli import main
 from tests.trainer.conftest import copy_output, shared, tree
 
@@ -121,11 +122,54 @@ def test_cmdgen_evaluate_on_the_val_split_and_its_one_line_errors(
         assert len(lines) == 1 and lines[0].startswith("cmdgen-evaluate: error: "), lines
         return lines[0]
 
+    adapter_evaluation = (out / "model" / "evaluation.json").read_bytes()
+    other = tmp_path / "other_model"  # --model: the evaluation goes beside that model, the adapter's stays
+    shutil.copytree(out / "model", other, ignore=shutil.ignore_patterns("evaluation*", "checkpoints", "serve"))
+    assert main([str(out), "--model", str(other), "--batch-size", "2"]) == 0
+    assert f"cmdgen-evaluate: wrote {other / 'evaluation.json'}" in capsys.readouterr().err
+    assert json.loads((other / "evaluation.json").read_text())["models"]["fine-tuned"]["model"].startswith(str(other))
+    assert (other / "evaluation_errors.jsonl").is_file()
+    assert (out / "model" / "evaluation.json").read_bytes() == adapter_evaluation
+
     assert f"model '{tmp_path / 'nowhere'}' not found" in fails(out, "--model", tmp_path / "nowhere")
     assert "is a full model, not an adapter" in fails(out, "--model", load_base(out), "--base")
     (out / VAL_FILE).write_text("")
     assert "the val split of" in fails(out) and "has no data point: nothing to evaluate" in fails(out)
     assert "no prepared dataset in" in fails(tmp_path)
+
+
+def test_cmdgen_evaluate_on_a_broken_model_is_one_error_line_without_a_traceback(
+    out: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    weights = out / "model" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # not a CmdgenError: the model stack fails to load it
+    assert main([str(out)]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("cmdgen-evaluate: error: "), lines
+    assert "Traceback" not in err
+
+
+def test_a_row_with_a_unicode_line_separator_keeps_its_line_number(tmp_path: Path) -> None:
+    """JSONL rows are written with ensure_ascii=False: U+2028, U+2029 and U+0085 stay raw inside a row, and
+    ``str.splitlines`` would split there."""
+    path = tmp_path / VAL_FILE
+    path.parent.mkdir(parents=True)
+    rows = [
+        {"prompt": "first line\u2028second\u2029third\u0085fourth", "completion": "StartFlow(a)"},
+        {"prompt": "plain", "completion": "SetSlot(b, c)"},
+    ]
+    path.write_text(
+        json.dumps(rows[0], ensure_ascii=False) + "\n\n" + json.dumps(rows[1], ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    assert "\u2028" in path.read_text(encoding="utf-8")  # written raw, as the prepare run writes it
+    points = data_points(tmp_path)
+    assert [(p.id, p.prompt, p.label) for p in points] == [
+        ("val.jsonl:1", rows[0]["prompt"], "StartFlow(a)"),
+        ("val.jsonl:3", "plain", "SetSlot(b, c)"),
+    ]
 
 
 def load_base(out: Path) -> str:
