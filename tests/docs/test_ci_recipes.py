@@ -154,12 +154,24 @@ def test_github_train_job_trains_from_the_artifact_and_publishes_the_adapter_and
     assert download["with"]["name"] == upload["with"]["name"]
     assert download["with"]["path"].rstrip("/") == OUT
     found = run_commands(step_runs(job))
-    programs = [command[0] for command in found]
-    assert programs.index("cmdgen-train") < programs.index("cmdgen-evaluate")
+    assert_trains_and_evaluates_once([command[0] for command in found])
     assert all(command[1] == OUT for command in found if command[0].startswith("cmdgen-"))
     (publish,) = uses(job, "actions/upload-artifact")
     paths = publish["with"]["path"].split()
     assert f"{OUT}/model/" in paths, "the adapter and evaluation.json live in the model directory"
+
+
+def assert_trains_and_evaluates_once(programs: list[str]) -> None:
+    """cmdgen-train evaluates the model it trained (``evaluate_base: true`` adds the base model): a following
+    cmdgen-evaluate would run the fine-tuned model over the val split a second time on the GPU."""
+    assert programs.count("cmdgen-train") == 1, programs
+    assert "cmdgen-evaluate" not in programs, "cmdgen-train already evaluates: the second run costs GPU time"
+
+
+def test_the_training_jobs_say_how_to_evaluate_the_base_model_too() -> None:
+    for recipe in (GITHUB, GITLAB):
+        text = recipe.read_text(encoding="utf-8")
+        assert "`evaluate_base: true`" in text, recipe
 
 
 def test_every_command_of_the_github_workflow_is_real() -> None:
@@ -200,8 +212,7 @@ def test_gitlab_dataset_job_replays_the_committed_cache_gates_and_keeps_the_outp
 def test_gitlab_train_job_trains_from_the_artifact_and_publishes_the_adapter_and_its_evaluation() -> None:
     job = gitlab_jobs()["train"]
     found = run_commands(job["script"])
-    programs = [command[0] for command in found]
-    assert programs.index("cmdgen-train") < programs.index("cmdgen-evaluate")
+    assert_trains_and_evaluates_once([command[0] for command in found])
     assert all(command[1] == OUT for command in found if command[0].startswith("cmdgen-"))
     assert f"{OUT}/model/" in job["artifacts"]["paths"]
 
