@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pytest_cmdgen.recipe.annotate import annotate_test_case
     from pytest_cmdgen.recipe.conversation import AnnotatedStep, Conversation, FailedRephrasing
     from pytest_cmdgen.recipe.datapoints import DataPoint, build_all_data_points
-    from pytest_cmdgen.recipe.output import RecipeOutput, make_params, result_summary, write_output
+    from pytest_cmdgen.recipe.output import RecipeOutput, make_params, read_params, result_summary, write_output
     from pytest_cmdgen.recipe.rephrase import RephraseConfig, RephraseError, load_rephrase_config, rephrase_conversation
     from pytest_cmdgen.recipe.split import SplitResult, format_row, split_data_points
     from pytest_cmdgen.recipe.transport import conversation_from_dict, conversation_to_dict
@@ -35,6 +35,7 @@ __getattr__ = lazy_exports(
         "format_row": "split",
         "load_rephrase_config": "rephrase",
         "make_params": "output",
+        "read_params": "output",
         "RecipeOutput": "output",
         "rephrase_conversation": "rephrase",
         "RephraseConfig": "rephrase",
@@ -62,6 +63,7 @@ __all__ = [
     "format_row",
     "load_rephrase_config",
     "make_params",
+    "read_params",
     "rephrase_conversation",
     "result_summary",
     "split_data_points",
