@@ -145,6 +145,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "cmdgen-scripted-llm/1"
     timeout = 60
     server: _HTTPServer
+    record: RecordedRequest | None = None
+    """The request being answered: its status is recorded before the response goes out, so a client that
+    has its answer always finds the status recorded."""
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
         if self.server.scripted.verbose:
@@ -393,6 +396,7 @@ class ScriptedLLMServer:
 
     # ------------------------------------------------------------------ HTTP
     def _handle(self, handler: _Handler, method: str) -> None:
+        handler.record = None  # a kept-alive connection's handler answered other requests before
         path = handler.path.split("?", 1)[0].rstrip("/")
         body: Any = None
         if method == "POST":
@@ -405,6 +409,7 @@ class ScriptedLLMServer:
                 return
         endpoint = self._endpoint(method, path)
         record = RecordedRequest(endpoint, method, path, body)
+        handler.record = record
         with self._lock:
             self.requests.append(record)
             self.counts[endpoint] += 1
@@ -579,6 +584,8 @@ class ScriptedLLMServer:
     def _send_raw(
         handler: _Handler, status: int, data: bytes, content_type: str, headers: Mapping[str, str] | None = None
     ) -> None:
+        if handler.record is not None:
+            handler.record.status = status
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(data)))
