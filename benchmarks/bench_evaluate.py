@@ -2,8 +2,8 @@
 
 :func:`pytest_cmdgen.trainer.evaluate.evaluate` runs on a prepare output with a trained model, once per
 ``--batch-sizes`` entry, nothing written; printed per batch size: data points/s, output tokens/s, latency
-per prompt (p50/p95: a prompt waits for its whole batch), the model's load time and the exact match (the
-same at every batch size: greedy answers do not depend on the batch).
+per prompt (p50/p95: a prompt waits for its whole batch), the model's load time and the exact match (on
+CPU in float32 the same at every batch size; in bf16 on a GPU padded batches can change a greedy answer).
 
 Without ``--out`` the car-rental example is prepared against the scripted LLM on loopback and a tiny Llama
 (built locally, no hub) is trained on it for 3 epochs, in a temporary directory: the CPU figure of the
