@@ -216,6 +216,14 @@ def run_pytest(
     )
 
 
+def one_error_line(stderr: str, prog: str = "cmdgen-train") -> str:
+    """The single ``<prog>: error: …`` line of ``stderr``, asserting there is exactly one and no traceback."""
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{prog}: error: ")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` by relative path, with its content."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

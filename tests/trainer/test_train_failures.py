@@ -17,7 +17,7 @@ from pytest_cmdgen.trainer.environment import TRACKERS
 from pytest_cmdgen.trainer.run import _is_oom
 from pytest_cmdgen.trainer.sft import sft_arguments
 from pytest_cmdgen.trainer.train_config import plan_schedule
-from tests.trainer.conftest import FAST_TRAINING, copy_output, tree
+from tests.trainer.conftest import FAST_TRAINING, copy_output, one_error_line, tree
 
 
 @pytest.fixture
@@ -28,14 +28,6 @@ def out(prepared: Path, tmp_path: Path) -> Path:
 def _dataset(out: Path) -> dict[str, bytes]:
     """The prepare output without ``model/`` (what a failed training run must leave as it was)."""
     return {name: data for name, data in tree(out).items() if not name.startswith("model/")}
-
-
-def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("cmdgen-train: error: ")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_out_of_memory_names_what_to_change_and_leaves_the_dataset(
@@ -71,7 +63,7 @@ def test_out_of_memory_names_what_to_change_and_leaves_the_dataset(
     config.write_text(FAST_TRAINING.format(epochs=1))
     before = _dataset(out)
     assert main([str(out), "--config", str(config), "--base-model", str(tiny_model)]) == 1
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys.readouterr().err)
     assert "out of memory at step 1 of 5" in line
     for setting in ("per_device_train_batch_size", "max_length", "gradient_checkpointing", "quantization: 4bit"):
         assert setting in line
@@ -126,7 +118,7 @@ def test_what_this_machine_cannot_do_is_one_line_and_touches_nothing(
     config.write_text(config_text)
     before = tree(out)
     assert main([str(out), "--config", str(config), "--base-model", str(tiny_model)]) == 1
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys.readouterr().err)
     for fragment in fragments:
         assert fragment in line
     assert tree(out) == before
