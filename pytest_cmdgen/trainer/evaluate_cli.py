@@ -14,8 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
+from pytest_cmdgen.trainer.cli import EXIT_ERROR, EXIT_INTERRUPTED
 
 
 def parser() -> argparse.ArgumentParser:
