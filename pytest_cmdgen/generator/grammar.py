@@ -193,6 +193,22 @@ _P = r"^[\s\W\d]*"  # tolerated bullets, numbering, backticks and spaces before 
 _Q = r"""['"`]"""
 
 
+V2_COMMAND_WORDS = (
+    "start flow",
+    "set slot",
+    "cancel flow",
+    "disambiguate flows",
+    "offtopic reply",
+    "skip question",
+    "provide info",
+    "search and reply",
+    "hand over",
+    "repeat message",
+    "cannot handle",
+)
+"""The words a command line of the v2/v3 syntaxes starts with (``start flow x``, ``set slot a b``, ...)."""
+
+
 def _v2_keyword(keyword: str) -> re.Pattern[str]:
     return re.compile(_P + re.escape(keyword) + _Q + "*$")
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_cmdgen.generator.command_compare import CommandKey, CommandParser, command_key
-from pytest_cmdgen.generator.grammar import Syntax
+from pytest_cmdgen.generator.grammar import V2_COMMAND_WORDS, Syntax
 
 _CANNOT_HANDLE_TEXT = frozenset({"cannothandle()", "cannot handle"})
 """The cannot-handle answer in the v1 and v2/v3 syntaxes (written by the dataset, never parsed by Rasa)."""
@@ -175,16 +175,13 @@ def percentile(values: Iterable[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-_V2_WORDS = ("start flow", "set slot", "cancel flow", "disambiguate flows", "offtopic reply", "skip question")
-
-
 def infer_syntax(labels: Iterable[str]) -> Syntax:
     """The syntax the labels are written in, for an output that does not record it: v1 (``StartFlow(x)``),
     v3 (``search and reply``) or v2 (``start flow x``)."""
     lines = [line.strip() for label in labels for line in label.splitlines() if line.strip()]
     if any(line.lower().startswith("search and reply") for line in lines):
         return "v3"
-    if any(line.lower().startswith(_V2_WORDS + ("provide info", "hand over", "repeat message")) for line in lines):
+    if any(line.lower().startswith(V2_COMMAND_WORDS) for line in lines):
         return "v2"
     return "v1"
 

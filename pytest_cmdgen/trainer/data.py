@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_cmdgen.errors import CmdgenInputError
+from pytest_cmdgen.generator.grammar import V2_COMMAND_WORDS
 from pytest_cmdgen.recipe.output import TRAIN_FILE, VAL_FILE
 from pytest_cmdgen.trainer.errors import TrainSetupError
 
@@ -107,27 +108,13 @@ def load_split(out_dir: Path) -> Split:
     return Split(tuple(train), tuple(val), row_format or "instruction")
 
 
-_V2_COMMANDS = (
-    "start flow",
-    "set slot",
-    "cancel flow",
-    "disambiguate flows",
-    "provide info",
-    "offtopic reply",
-    "hand over",
-    "repeat message",
-    "search and reply",
-)
-"""The command words of the v2/v3 syntaxes (``start flow x``, ``set slot a b``, ...)."""
-
-
 def command_type(line: str) -> str:
     """The command type of one completion line: ``SetSlot(a, b)`` → ``SetSlot``, ``set slot a b`` → ``set slot``."""
     text = line.strip()
     if "(" in text:
         return text.split("(", 1)[0].strip()
     lowered = text.lower()
-    return next((words for words in _V2_COMMANDS if lowered.startswith(words)), text.split(" ", 1)[0])
+    return next((words for words in V2_COMMAND_WORDS if lowered.startswith(words)), text.split(" ", 1)[0])
 
 
 def command_counts(examples: Iterable[Example]) -> Counter[str]:
