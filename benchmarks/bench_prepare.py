@@ -386,6 +386,8 @@ def run(
             max_observed = server.max_concurrency_observed
             kinds = [(r.received_at, classify(server, r.prompt) if r.endpoint == "chat" else r.endpoint)
                      for r in requests if r.endpoint in ("chat", "embeddings")]  # fmt: skip
+            answer_times = sorted(r.answered_at - r.received_at for r in requests
+                                  if r.endpoint in ("chat", "embeddings") and r.answered_at is not None)  # fmt: skip
     finally:
         if keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -405,6 +407,9 @@ def run(
         "nagle": nagle,
         "cold": cold,
         "breakdown": breakdown(starts, latency, concurrency, t1 - t0),
+        "in_flight_per_second": in_flight_per_second(starts, latency),
+        "server_answer_s": {"p50": _quantile(answer_times, 0.5), "p99": _quantile(answer_times, 0.99),
+                            "max": answer_times[-1] if answer_times else 0.0},  # fmt: skip
         "tests": len(suite.cases),
         "user_turns": suite.user_turns,
         "longest_turns": suite.longest,
@@ -432,6 +437,26 @@ def run(
     }
 
 
+def in_flight_per_second(starts: Sequence[float], latency: float) -> list[float]:
+    """The mean number of calls in flight in each second of the run (second 0 first), each call taking
+    ``latency`` from its start."""
+    if not starts:
+        return []
+    seconds = [0.0] * (int(max(starts) + latency) + 1)
+    for start in starts:
+        at, end = start, start + latency
+        while at < end:
+            second = int(at)
+            until = min(end, second + 1)
+            seconds[second] += until - at
+            at = until
+    return seconds
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+
+
 def _outcomes(tail: str) -> dict[str, int]:
     return {word: int(number) for number, word in re.findall(r"(\d+) (passed|failed|skipped|error|errors)", tail)}
 
@@ -457,6 +482,11 @@ def report(result: dict[str, Any]) -> None:
           f"{b['active_s']:.2f} s, all {r['concurrency']} slots busy {b['all_busy_s']:.2f} s, "
           f"{b['empty_slot_s']:.1f} slot-seconds empty ({b['empty_slot_s'] / r['latency']:.0f} calls' worth); "
           f"wind-down after the last answer {b['winddown_s']:.2f} s")  # fmt: skip
+    a = r["server_answer_s"]
+    print(f"server:           answered {a['p50'] * 1000:.1f} ms after arrival (p50), p99 {a['p99'] * 1000:.1f} ms, "
+          f"max {a['max'] * 1000:.1f} ms")  # fmt: skip
+    if r.get("show_seconds"):
+        print("in flight per second: " + " ".join(f"{n:.1f}" for n in r["in_flight_per_second"]))
     print("timeline (s after start: first request, last request, count):")
     for kind, (first, last, count) in r["timeline"].items():
         print(f"  {kind:<11} {first:7.2f} {last:7.2f} {count:6d}")
@@ -485,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cold", action="store_true", help="no bytecode cache: every module compiled (and plugin asserts rewritten)"
     )
+    parser.add_argument("--seconds", action="store_true", help="also print the mean calls in flight per second")
     parser.add_argument("--keep", type=Path, default=None, help="generate into this (new) directory and keep it")
     parser.add_argument(
         "--pytest-args", default="", help="extra pytest arguments, one string (e.g. to try a fix: '-p my_patch')"
@@ -496,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(
         args.tests, args.latency, args.concurrency, args.rephrases, args.keep, extra, args.mix, args.nagle, args.cold
     )
-    report(result)
+    report(dict(result, show_seconds=args.seconds))
     outcomes = result["item_outcomes"]
     if result["returncode"] != 0 or outcomes.get("failed") or outcomes.get("skipped") or outcomes.get("error"):
         print(result["pytest_output"][-4000:], file=sys.stderr)

@@ -9,6 +9,11 @@ A caller states the priority of the calls it makes with :func:`call_priority` (a
 context variable); the service reads :func:`current_priority` *when the call is submitted*, in the calling
 thread, so the priority travels with the call onto the service loop. Keys are tuples compared as tuples:
 lower goes first, and calls of equal keys are served first come, first served.
+
+With a back-end that holds its slot only while a request is on the wire (the ``openai`` one), a call first
+gets *under way* (up to twice as many calls as slots, granted by the same keys: its request is built), then
+waits for a slot on the wire. A call under way keeps its place: one that got under way while nothing better
+waited goes before a higher-priority call that arrives later, at most one such call per slot.
 """
 
 from __future__ import annotations

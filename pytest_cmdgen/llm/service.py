@@ -31,7 +31,14 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from pytest_cmdgen.llm.backends.base import Backend, BackendCallError, BackendSettings, parse_retry_after
+from pytest_cmdgen.llm.backends.base import (
+    Backend,
+    BackendCallError,
+    BackendSettings,
+    holds_slot_on_the_wire,
+    parse_retry_after,
+    wire_slot_for_call,
+)
 from pytest_cmdgen.llm.backends.registry import create_backend
 from pytest_cmdgen.llm.cache import CacheMode, CacheRecord, ResponseCache, cache_key
 from pytest_cmdgen.llm.config import Endpoint, LLMConfig, expand_env
@@ -49,6 +56,9 @@ Messages = str | Sequence[Mapping[str, Any]]
 
 #: What a call is for: a :class:`Purpose`, or any other name the usage meter should count under.
 PurposeLike = Purpose | str
+
+#: Calls that may be under way per concurrency slot with a back-end that holds the slot only on the wire.
+UNDER_WAY_PER_SLOT = 2
 
 _SECRET_RE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-*]{5,}")
 
@@ -166,6 +176,10 @@ class LLMService:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._loop = asyncio.new_event_loop()
         self._semaphore = PrioritySemaphore(concurrency)
+        # Calls under way (request built, on the wire or answer being parsed) for back-ends that hold the slot on
+        # the wire alone: enough to have a built request ready for every slot that frees, few enough that the
+        # loop does not build requests for every queued call at once (which starved it of time to send them).
+        self._under_way = PrioritySemaphore(UNDER_WAY_PER_SLOT * concurrency)
         self._backend_lock = asyncio.Lock()
         self._thread = threading.Thread(target=self._run_loop, name="cmdgen-llm-loop", daemon=True)
         self._thread.start()
@@ -188,8 +202,9 @@ class LLMService:
 
     @property
     def calls_waiting(self) -> int:
-        """How many calls wait for a free slot now (read on the service loop for an exact figure)."""
-        return self._semaphore.waiting
+        """How many calls wait for a free slot now, or (on a back-end that takes its slot on the wire alone) to
+        get under way (read on the service loop for an exact figure)."""
+        return self._semaphore.waiting + self._under_way.waiting
 
     @property
     def closed(self) -> bool:
@@ -379,7 +394,7 @@ class LLMService:
         kwargs = config.request_kwargs("chat", env)
         timeout = config.timeout or self.default_timeout
         answer = await self._with_retries(
-            lambda: backend.chat(endpoint, messages, kwargs, timeout), purpose, config, endpoint, priority
+            lambda: backend.chat(endpoint, messages, kwargs, timeout), backend, purpose, config, endpoint, priority
         )
         usage = answer.usage
         answered_by = answer.model or model
@@ -429,7 +444,7 @@ class LLMService:
         kwargs = config.request_kwargs("embedding", env)
         timeout = config.timeout or self.default_timeout
         answer = await self._with_retries(
-            lambda: backend.embed(endpoint, texts, kwargs, timeout), purpose, config, endpoint, priority
+            lambda: backend.embed(endpoint, texts, kwargs, timeout), backend, purpose, config, endpoint, priority
         )
         usage = answer.usage
         answered_by = answer.model or model
@@ -474,6 +489,7 @@ class LLMService:
     async def _with_retries(
         self,
         call: Callable[[], Awaitable[T]],
+        backend: Backend,
         purpose: PurposeLike,
         config: LLMConfig,
         endpoint: Endpoint,
@@ -483,6 +499,10 @@ class LLMService:
         while True:
             attempt += 1
             try:
+                if holds_slot_on_the_wire(backend):  # it takes the slot around the HTTP exchange alone
+                    async with self._under_way.slot(priority):
+                        with wire_slot_for_call(lambda: self._semaphore.slot(priority)):
+                            return await call()
                 async with self._semaphore.slot(priority):
                     return await call()
             except BackendCallError as exc:

@@ -12,10 +12,7 @@ outcomes and decides what happens at the end.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import functools
-import gc
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -26,6 +23,7 @@ import pytest
 
 from pytest_cmdgen.errors import CmdgenError
 from pytest_cmdgen.plugin.failures import E2EFailure
+from pytest_cmdgen.plugin.gc_policy import freeze_long_lived
 from pytest_cmdgen.plugin.options import CmdgenSettings
 
 if TYPE_CHECKING:
@@ -99,7 +97,7 @@ class Role:
             from pytest_cmdgen.session import SessionRunner
 
             if self.settings.prepare:  # a plain E2E run leaves the user's interpreter exit as it was
-                freeze_at_exit()
+                freeze_long_lived()
             hook = self.config.hook
             self._runner = SessionRunner(
                 self.session_config(),
@@ -291,21 +289,6 @@ def queued_items(session: pytest.Session) -> list[pytest.Item]:
         except (AttributeError, IndexError, TypeError):
             return []
     return []
-
-
-@functools.cache
-def freeze_at_exit() -> None:
-    """Once per process: at interpreter exit, hand every object still alive to the garbage collector's
-    permanent generation (``gc.freeze``).
-
-    A session that used the plugin has a few hundred thousand objects alive at its end (the openai client
-    alone imports some 500 modules of pydantic models); the interpreter's last collections, after the atexit
-    handlers, would walk them all only to free memory the process gives back anyway, and take longer than
-    the session's whole end-of-run pipeline. Everything else of the exit happens as before: every atexit
-    handler runs and objects are still torn down module by module; only the ``__del__`` of objects caught
-    in reference cycles at exit may not run, which Python never promised.
-    """
-    atexit.register(gc.freeze)
 
 
 def concurrency_share(concurrency: int, workers: int, index: int) -> int:

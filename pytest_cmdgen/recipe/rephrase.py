@@ -21,6 +21,7 @@ or a future of it (anything with ``.result()``), or an object with a ``.text`` a
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -208,7 +209,7 @@ def render_rephrase_prompt(conversation: Conversation, num_rephrases: int, templ
     ``user_messages`` are the texts of **all** annotated steps (``rephrase=False`` ones too, as Rasa).
     """
     messages = [s.user for s in conversation.annotated_steps]
-    template = jinja2.Template(template_text if template_text is not None else default_rephrase_template())
+    template = _compiled(template_text if template_text is not None else default_rephrase_template())
     return template.render(
         test_case_name=conversation.name,
         transcript=conversation.transcript,
@@ -217,6 +218,12 @@ def render_rephrase_prompt(conversation: Conversation, num_rephrases: int, templ
         user_messages=messages,
         number_of_user_messages=len(messages),
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(template_text: str) -> jinja2.Template:
+    """The template compiled once (a session renders one template per conversation, from many threads)."""
+    return jinja2.Template(template_text)
 
 
 _HEADER_RE = re.compile(r"^[\s\-*>#•]*(?:\*\*)?\s*USER\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*(.*)$", re.IGNORECASE)

@@ -217,6 +217,7 @@ class AnnotationIndex:
         """Create an empty index."""
         self.conversations: list[AnnotatedConversation] = []
         self._by_text: dict[str, list[tuple[int, int]]] = {}
+        self._by_user: dict[str, list[tuple[int, int]]] = {}
         self._indexed: int | None = None  # how many conversations _by_text was built from (None: stale)
 
     def add(self, conversations: Iterable[AnnotatedConversation]) -> None:
@@ -263,16 +264,22 @@ class AnnotationIndex:
         """(conversation, turn) positions of the annotated turns whose text or a rephrasing is ``message``,
         in file order: a scan of every turn per prompt made the scripted server's answers cost time in
         proportion to the suite (a benchmark of a thousand tests measured the server)."""
-        count = len(self.conversations)
-        if self._indexed != count:  # built again after add() (or a conversation appended directly)
-            index: dict[str, list[tuple[int, int]]] = {}
-            for ci, conv in enumerate(self.conversations[:count]):
-                for j, turn in enumerate(conv.turns):
-                    if turn.annotated:
-                        for text in {_norm(turn.user), *map(_norm, turn.passing), *map(_norm, turn.failing)}:
-                            index.setdefault(text, []).append((ci, j))
-            self._by_text, self._indexed = index, count
+        self._build_index()
         return self._by_text.get(_norm(message), [])
+
+    def _build_index(self) -> None:
+        count = len(self.conversations)
+        if self._indexed == count:
+            return  # built again after add() (or a conversation appended directly)
+        by_text: dict[str, list[tuple[int, int]]] = {}
+        by_user: dict[str, list[tuple[int, int]]] = {}
+        for ci, conv in enumerate(self.conversations[:count]):
+            for j, turn in enumerate(conv.turns):
+                by_user.setdefault(_norm(turn.user), []).append((ci, j))
+                if turn.annotated:
+                    for text in {_norm(turn.user), *map(_norm, turn.passing), *map(_norm, turn.failing)}:
+                        by_text.setdefault(text, []).append((ci, j))
+        self._by_text, self._by_user, self._indexed = by_text, by_user, count
 
     def rephrasings_for(self, test_case_name: str, message: str) -> tuple[list[str], list[str]] | None:
         """Recorded (passing, failing) rephrasings of ``message``, preferring the named test case."""
@@ -280,11 +287,12 @@ class AnnotationIndex:
         def named(conv: AnnotatedConversation) -> bool:
             return bool(test_case_name) and (conv.name == test_case_name or conv.name.endswith(f"::{test_case_name}"))
 
-        ordered = sorted(self.conversations, key=lambda conv: not named(conv))
-        for conv in ordered:
-            for turn in conv.turns:
-                if _norm(turn.user) == _norm(message) and (turn.passing or turn.failing):
-                    return list(turn.passing), list(turn.failing)
+        self._build_index()
+        positions = self._by_user.get(_norm(message), [])  # in file order; the named test case's first
+        for ci, j in sorted(positions, key=lambda position: not named(self.conversations[position[0]])):
+            turn = self.conversations[ci].turns[j]
+            if turn.passing or turn.failing:
+                return list(turn.passing), list(turn.failing)
         return None
 
 

@@ -69,6 +69,8 @@ class RecordedRequest:
     body: Any
     status: int = 0
     received_at: float = field(default_factory=time.time)
+    answered_at: float | None = None
+    """When the response was written (``time.time()``), None while unanswered or when none was sent."""
 
     @property
     def prompt(self) -> str:
@@ -99,6 +101,10 @@ class FaultRates:
     rate_timeout: float = 0.0
     rate_malformed: float = 0.0
     """A 200 answer that is no completion: an HTML page, a cut-off body, no choices or null content."""
+
+
+def _error_body(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
 
 
 def _prompt_of(body: Any) -> str:
@@ -178,7 +184,8 @@ class ScriptedLLMServer:
         rephrasings: conversations with rephrasings (``2_rephrasings`` format), merged into the same index.
         host: interface to bind (loopback by default).
         port: port to bind; 0 picks a free one.
-        latency: seconds each chat/embedding request waits before it is answered.
+        latency: seconds from a chat/embedding request's arrival to its answer (the answer is computed within
+            them, as a real server's time to answer includes its own work).
         max_concurrency: requests in flight beyond this number are answered 429 at once (None: no limit).
         retry_after: seconds sent in ``Retry-After`` (and ``retry-after-ms``) with a 429.
         default_answer: answer to a prompt nothing matches.
@@ -396,6 +403,7 @@ class ScriptedLLMServer:
 
     # ------------------------------------------------------------------ HTTP
     def _handle(self, handler: _Handler, method: str) -> None:
+        started = time.monotonic()  # the request line and headers are in: latency counts from here
         handler.record = None  # a kept-alive connection's handler answered other requests before
         path = handler.path.split("?", 1)[0].rstrip("/")
         body: Any = None
@@ -433,7 +441,7 @@ class ScriptedLLMServer:
                 record.status = 429
                 self._send_rate_limit(handler, "Too many concurrent requests to the scripted server.")
                 return
-            record.status = self._serve(handler, endpoint, body)
+            record.status = self._serve(handler, endpoint, body, started)
         except _Disconnect:
             record.status = -1
             handler.close_connection = True
@@ -475,7 +483,7 @@ class ScriptedLLMServer:
                 return self._rng.choice(MALFORMED_KINDS)
         return None
 
-    def _serve(self, handler: _Handler, endpoint: str, body: Any) -> int:
+    def _serve(self, handler: _Handler, endpoint: str, body: Any, started: float) -> int:
         fault = self._next_fault(_prompt_of(body) if endpoint == "chat" else None)
         if fault == "429":
             self._send_rate_limit(handler, "Rate limit reached (scripted fault).")
@@ -498,18 +506,22 @@ class ScriptedLLMServer:
         if fault == "not_json":
             self._send_raw(handler, 200, b'{"id": "chatcmpl-cut-off", "choices": [', "application/json")
             return 200
-        if self.latency > 0:
-            self._stopping.wait(self.latency)
+        status, payload = self._reply(endpoint, body, fault)
+        if self.latency > 0:  # the answer was computed within the latency: it goes out `latency` after arrival
+            self._stopping.wait(max(0.0, started + self.latency - time.monotonic()))
         if self._stopping.is_set():
             raise _Disconnect
+        self._send_json(handler, status, payload)
+        return status
+
+    def _reply(self, endpoint: str, body: Any, fault: str | None) -> tuple[int, Any]:
+        """The status and JSON body that answer a chat or embeddings request (``fault``: a malformed kind)."""
         if not isinstance(body, Mapping):
-            self._send_error(handler, 400, "request body must be a JSON object", "invalid_request_error")
-            return 400
+            return 400, _error_body("request body must be a JSON object", "invalid_request_error")
         model = str(body.get("model") or "scripted-model")
         if endpoint == "chat":
             if body.get("stream"):
-                self._send_error(handler, 400, "streaming is not supported", "invalid_request_error")
-                return 400
+                return 400, _error_body("streaming is not supported", "invalid_request_error")
             prompt = _prompt_of(body)
             text = self.answer_for(prompt)
             payload: dict[str, Any] = {
@@ -552,8 +564,7 @@ class ScriptedLLMServer:
                 "model": model,
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
-        self._send_json(handler, 200, payload)
-        return 200
+        return 200, payload
 
     def _send_rate_limit(self, handler: _Handler, message: str) -> None:
         seconds = self.retry_after
@@ -571,8 +582,7 @@ class ScriptedLLMServer:
         kind: str,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        error = {"error": {"message": message, "type": kind, "param": None, "code": kind}}
-        self._send_json(handler, status, error, headers)
+        self._send_json(handler, status, _error_body(message, kind), headers)
 
     @classmethod
     def _send_json(
@@ -594,6 +604,8 @@ class ScriptedLLMServer:
         handler.end_headers()
         handler.wfile.write(data)
         handler.wfile.flush()
+        if handler.record is not None:
+            handler.record.answered_at = time.time()
 
 
 # ---------------------------------------------------------------------------------------------- CLI

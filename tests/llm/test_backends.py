@@ -43,6 +43,7 @@ from pytest_cmdgen.llm import (
     unregister_backend,
 )
 from pytest_cmdgen.llm.backends import is_loaded
+from pytest_cmdgen.llm.backends.base import wire_slot, wire_slot_for_call
 from pytest_cmdgen.llm.backends.openai_backend import OpenAIBackend
 from pytest_cmdgen.testing.fixtures import SCRIPTED_API_KEY
 from pytest_cmdgen.testing.scripted_llm import ScriptedLLMServer
@@ -425,7 +426,117 @@ def test_async_fan_out_reaches_the_backend(backend: InProcessBackend, config: LL
     assert backend.chat_calls == 8
 
 
+class WireBackend(InProcessBackend):
+    """A back-end that holds the service's slot only for its "wire" part; the call named A then waits, after
+    the wire, until ``parsed`` is set (its client-side work)."""
+
+    holds_slot_on_the_wire = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+        self.a_parsing = threading.Event()
+        self.parsed = threading.Event()
+
+    async def chat(
+        self, endpoint: Endpoint, messages: list[dict[str, Any]], kwargs: Mapping[str, Any], timeout: float
+    ) -> ChatAnswer:
+        name = str(messages[0]["content"])
+        async with wire_slot():
+            self.events.append(f"{name} on the wire")
+        if name == "A":
+            self.a_parsing.set()
+            await asyncio.to_thread(self.parsed.wait, SAFETY_TIMEOUT)
+        self.events.append(f"{name} answered")
+        return ChatAnswer(name)
+
+
+def test_a_backend_holding_the_slot_on_the_wire_frees_it_for_the_next_call_while_it_parses(
+    make_service: Callable[..., LLMService], config: LLMConfig
+) -> None:
+    instance = WireBackend()
+    register_backend(NAME, lambda settings: instance)
+    try:
+        service = make_service(env={"TINY_KEY": SECRET}, concurrency=1)
+        first = service.submit_chat(config, "A")
+        assert instance.a_parsing.wait(SAFETY_TIMEOUT)
+        # A still runs (parsing), yet B gets the one slot: only the wire counts as in flight.
+        assert service.submit_chat(config, "B").result(SAFETY_TIMEOUT).text == "B"
+        instance.parsed.set()
+        assert first.result(SAFETY_TIMEOUT).text == "A"
+    finally:
+        instance.parsed.set()
+        unregister_backend(NAME)
+    assert instance.events == ["A on the wire", "B on the wire", "B answered", "A answered"]
+
+
+def test_calls_under_way_on_such_a_backend_are_bounded_by_twice_the_concurrency(
+    backend: InProcessBackend, config: LLMConfig, make_service: Callable[..., LLMService]
+) -> None:
+    backend.holds_slot_on_the_wire = True  # type: ignore[attr-defined]  # its chat never takes the wire slot
+    backend.gate = threading.Event()
+    service = make_service(env={"TINY_KEY": SECRET}, concurrency=1)
+    futures = [service.submit_chat(config, f"call {n}") for n in range(5)]
+    assert backend.entered.wait(SAFETY_TIMEOUT)
+    assert service.run_coroutine(_calls_waiting(service, 3)).result(SAFETY_TIMEOUT) == 3
+    assert backend.chat_calls == 2  # requests of the other three are not even built
+    backend.gate.set()
+    assert [f.result(SAFETY_TIMEOUT).text for f in futures] == [f"CALL {n}" for n in range(5)]
+
+
+def test_a_backend_without_it_holds_the_slot_for_the_whole_call(
+    backend: InProcessBackend, config: LLMConfig, make_service: Callable[..., LLMService]
+) -> None:
+    backend.gate = threading.Event()
+    service = make_service(env={"TINY_KEY": SECRET}, concurrency=1)
+    first = service.submit_chat(config, "first")
+    assert backend.entered.wait(SAFETY_TIMEOUT)
+    second = service.submit_chat(config, "second")
+    assert service.run_coroutine(_calls_waiting(service, 1)).result(SAFETY_TIMEOUT) == 1
+    backend.gate.set()
+    assert (first.result(SAFETY_TIMEOUT).text, second.result(SAFETY_TIMEOUT).text) == ("FIRST", "SECOND")
+
+
+async def _calls_waiting(service: LLMService, expected: int) -> int:
+    for _ in range(1000):  # until the calls have queued (they are submitted from another thread)
+        if service.calls_waiting >= expected:
+            break
+        await asyncio.sleep(0)
+    return service.calls_waiting
+
+
 # ---------------------------------------------------------------------- the openai back-end on its own
+
+
+def test_openai_backend_holds_the_slot_exactly_while_its_request_is_out(scripted: ScriptedLLMServer) -> None:
+    endpoint = Endpoint("openai", scripted.base_url, SCRIPTED_API_KEY, None, "gpt-4o")
+    events: list[str] = []
+
+    def answer(prompt: str) -> str:
+        events.append("the server answers")
+        return "ChitChat()"
+
+    scripted.add_rule(".*", answer)
+
+    class RecordingSlot:
+        async def __aenter__(self) -> None:
+            events.append("slot taken")
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            events.append("slot given back")
+
+    async def call() -> ChatAnswer:
+        backend = OpenAIBackend(BackendSettings(default_timeout=5.0))
+        assert backend.holds_slot_on_the_wire
+        try:
+            with wire_slot_for_call(RecordingSlot):
+                return await backend.chat(endpoint, [{"role": "user", "content": "hi"}], {}, 5.0)
+        finally:
+            await backend.close()
+
+    assert asyncio.run(call()).text == "ChitChat()"
+    assert events == ["slot taken", "the server answers", "slot given back"]
+
 
 
 def test_openai_backend_turns_client_errors_into_backend_call_errors(scripted: ScriptedLLMServer) -> None:

@@ -362,4 +362,6 @@ def test_the_session_completer_queues_rephrase_calls_after_turns_and_validation_
         finally:
             release.set()
         assert [f.result(30).text for f in futures] == ["ok"] * 4
-    assert server.chat_prompts() == ["first", "turn", "rephrase", "validate"]
+    # "validate", queued first, was already under way (its request built, ready for the one slot: at most one
+    # such call per slot); the later calls go by priority: the turn before the rephrase call.
+    assert server.chat_prompts() == ["first", "validate", "turn", "rephrase"]

@@ -10,6 +10,10 @@ back-end only turns one request into one answer, once:
   a bug of the back-end and reaches the caller unchanged.
 * :meth:`Backend.close` releases what the back-end holds (HTTP clients, a model); the service calls it once,
   from its loop, when it closes.
+* The service holds one of its concurrency slots around each call, unless the back-end's class sets
+  ``holds_slot_on_the_wire = True``: such a back-end enters :func:`wire_slot` itself around each request it
+  puts on the wire, so that building the request and parsing the answer (client-side work) leave the slot free
+  for a request that is ready to go.
 
 A back-end is made by a :data:`BackendFactory` called with :class:`BackendSettings`; factories are registered
 by name in :mod:`pytest_cmdgen.llm.backends.registry`. This module imports no client library.
@@ -20,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -145,6 +151,33 @@ class Backend(Protocol):
 #: Makes a back-end for a service; registered by name (or as a ``"package.module:attr"`` string).
 BackendFactory = Callable[[BackendSettings], Backend]
 
+#: Gives the service's concurrency slot for one request (an async context manager held while it is out).
+SlotFactory = Callable[[], AbstractAsyncContextManager[None]]
+
+_wire_slot: ContextVar[SlotFactory | None] = ContextVar("cmdgen_wire_slot", default=None)
+
+
+def holds_slot_on_the_wire(backend: object) -> bool:
+    """Whether ``backend`` takes the service's concurrency slot itself, only while a request is on the wire."""
+    return bool(getattr(backend, "holds_slot_on_the_wire", False))
+
+
+def wire_slot() -> AbstractAsyncContextManager[None]:
+    """The concurrency slot for one request on the wire, for a back-end that ``holds_slot_on_the_wire``: the
+    service sets it for the call being made (with the call's priority); outside a service call, a no-op."""
+    factory = _wire_slot.get()
+    return factory() if factory is not None else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def wire_slot_for_call(factory: SlotFactory) -> Iterator[None]:
+    """Make :func:`wire_slot` give ``factory()``'s slots to the requests made inside the block (this task)."""
+    token = _wire_slot.set(factory)
+    try:
+        yield
+    finally:
+        _wire_slot.reset(token)
+
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date), else ``None``.
@@ -173,5 +206,9 @@ __all__ = [
     "BackendSettings",
     "ChatAnswer",
     "EmbeddingAnswer",
+    "SlotFactory",
+    "holds_slot_on_the_wire",
     "parse_retry_after",
+    "wire_slot",
+    "wire_slot_for_call",
 ]

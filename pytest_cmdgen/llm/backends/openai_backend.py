@@ -9,6 +9,10 @@ built with ``max_retries=0`` because the service retries, and turns the client's
   ``retry-after-ms`` / ``Retry-After`` header as hint;
 * a connection error or timeout (no response): retryable;
 * any other client error: not retryable.
+
+Its clients send through :class:`SlotHTTPClient`, which holds the service's concurrency slot only while a
+request is on the wire (``holds_slot_on_the_wire``): the ``openai`` client's request building and answer
+parsing, about 2 ms of CPU a call, happen while another request uses the slot.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pytest_cmdgen.llm.backends.base import (
     ChatAnswer,
     EmbeddingAnswer,
     parse_retry_after,
+    wire_slot,
 )
 from pytest_cmdgen.llm.config import Endpoint
 from pytest_cmdgen.llm.usage import TokenUsage
@@ -90,6 +95,17 @@ def usage_of(response: Any) -> TokenUsage:
     )
 
 
+class SlotHTTPClient(openai.DefaultAsyncHttpxClient):
+    """The ``openai`` client's default HTTP client, except that each request holds the service's concurrency
+    slot (:func:`~pytest_cmdgen.llm.backends.base.wire_slot`) from before it is sent until its whole body is
+    read (the back-end never streams)."""
+
+    async def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]  # any httpx version
+        """Send ``request`` (as the base client does) within one slot."""
+        async with wire_slot():
+            return await super().send(request, **kwargs)
+
+
 class OpenAIBackend:
     """The :class:`~pytest_cmdgen.llm.backends.base.Backend` for ``Endpoint.client_kind`` ``"openai"`` (OpenAI
     and OpenAI-compatible servers, including self-hosted ones) and ``"azure"``.
@@ -97,6 +113,9 @@ class OpenAIBackend:
     Args:
         settings: the service's settings; ``default_timeout`` becomes the clients' default timeout.
     """
+
+    holds_slot_on_the_wire = True
+    """Its HTTP client takes the service's slot per request (see :class:`SlotHTTPClient`)."""
 
     def __init__(self, settings: BackendSettings | None = None) -> None:
         """Create the back-end; clients are built when an endpoint is first used."""
@@ -117,6 +136,7 @@ class OpenAIBackend:
                     api_key=endpoint.api_key,
                     max_retries=0,
                     timeout=self.settings.default_timeout,
+                    http_client=SlotHTTPClient(timeout=self.settings.default_timeout),
                 )
             else:
                 client = openai.AsyncOpenAI(
@@ -124,6 +144,7 @@ class OpenAIBackend:
                     api_key=endpoint.api_key,
                     max_retries=0,
                     timeout=self.settings.default_timeout,
+                    http_client=SlotHTTPClient(timeout=self.settings.default_timeout),
                 )
             self._clients[key] = client
         return client
@@ -192,6 +213,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "RETRYABLE_STATUSES",
     "OpenAIBackend",
+    "SlotHTTPClient",
     "call_error",
     "excerpt",
     "malformed_answer",
