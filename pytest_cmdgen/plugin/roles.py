@@ -192,6 +192,7 @@ class Role:
             worker_payloads,
             interrupted=session.exitstatus == pytest.ExitCode.INTERRUPTED,
             charts_drawn_ahead=runner.look_ahead.charts if runner.look_ahead is not None else None,
+            pieces_ahead=runner.pieces,
         )
         context.extra_gates.extend(user_gates(self.config))
         self.context = default_pipeline().run(context)

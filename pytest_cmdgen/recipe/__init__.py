@@ -2,7 +2,8 @@
 
 Modules, in pipeline order: :mod:`.annotate` (passing test → :class:`~.conversation.Conversation`),
 :mod:`.rephrase` (paraphrases and their validation), :mod:`.datapoints` (variants → data points),
-:mod:`.split` (train/validation split, row formats, E2E split) and :mod:`.output` (the atomic output
+:mod:`.split` (train/validation split, row formats, E2E split), :mod:`.pieces` (one final conversation's
+share of the output, computable before the others are final) and :mod:`.output` (the atomic output
 directory). LLM access, the command serializer and the command parser are injected callables.
 """
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from pytest_cmdgen.recipe.conversation import AnnotatedStep, Conversation, FailedRephrasing
     from pytest_cmdgen.recipe.datapoints import DataPoint, build_all_data_points
     from pytest_cmdgen.recipe.output import RecipeOutput, make_params, read_params, result_summary, write_output
+    from pytest_cmdgen.recipe.pieces import ConversationPieces, conversation_pieces
     from pytest_cmdgen.recipe.rephrase import RephraseConfig, RephraseError, load_rephrase_config, rephrase_conversation
     from pytest_cmdgen.recipe.split import SplitResult, format_row, split_data_points
     from pytest_cmdgen.recipe.transport import conversation_from_dict, conversation_to_dict
@@ -29,6 +31,8 @@ __getattr__ = lazy_exports(
         "build_all_data_points": "datapoints",
         "Conversation": "conversation",
         "conversation_from_dict": "transport",
+        "conversation_pieces": "pieces",
+        "ConversationPieces": "pieces",
         "conversation_to_dict": "transport",
         "DataPoint": "datapoints",
         "FailedRephrasing": "conversation",
@@ -50,6 +54,7 @@ __getattr__ = lazy_exports(
 __all__ = [
     "AnnotatedStep",
     "Conversation",
+    "ConversationPieces",
     "DataPoint",
     "FailedRephrasing",
     "RecipeOutput",
@@ -59,6 +64,7 @@ __all__ = [
     "annotate_test_case",
     "build_all_data_points",
     "conversation_from_dict",
+    "conversation_pieces",
     "conversation_to_dict",
     "format_row",
     "load_rephrase_config",

@@ -147,7 +147,22 @@ def conversation_to_dict(conversation: Conversation, serialize: Serializer) -> d
 
 def conversations_yaml(conversations: Iterable[Conversation], serialize: Serializer) -> str:
     """The text of one conversation file (``conversations:`` list, in the given order)."""
-    return dump_yaml({"conversations": [conversation_to_dict(c, serialize) for c in conversations]})
+    return conversations_file_text([conversation_item_yaml(c, serialize) for c in conversations])
+
+
+def conversation_item_yaml(conversation: Conversation, serialize: Serializer) -> str:
+    """One conversation as an item of a conversation file's list (``- original_test_case: ...`` lines).
+
+    A file is its items one after the other (:func:`conversations_file_text`): PyYAML writes the list under
+    ``conversations:`` without indenting it, exactly as it writes a list on its own, so an item can be
+    rendered as soon as its conversation is final.
+    """
+    return dump_yaml([conversation_to_dict(conversation, serialize)])
+
+
+def conversations_file_text(items: Sequence[str]) -> str:
+    """A conversation file made of items from :func:`conversation_item_yaml`, in the given order."""
+    return "conversations:\n" + "".join(items) if items else dump_yaml({"conversations": []})
 
 
 def conversation_file_path(test_id: str) -> str:

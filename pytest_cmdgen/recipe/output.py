@@ -40,9 +40,9 @@ from pytest_cmdgen.recipe.conversation import Conversation, make_test_id, split_
 from pytest_cmdgen.recipe.conversation_yaml import (
     Serializer,
     conversation_file_path,
-    conversations_yaml,
+    conversation_item_yaml,
+    conversations_file_text,
     dump_yaml,
-    group_by_file,
 )
 from pytest_cmdgen.recipe.datapoints import DataPoint
 from pytest_cmdgen.recipe.split import SplitResult, format_row, split_test_suite
@@ -104,6 +104,8 @@ class RecipeOutput:
         rephrased: whether rephrasing ran (``2_rephrasings/`` is written only then, as in Rasa).
         e2e_sources: test file (the file part of test ids) → path to read it from, for the E2E split;
             a file not listed is read from the test id's file path as is.
+        items: test id → the conversation's items of the annotations and rephrasings files, where they were
+            rendered already (:class:`~.pieces.ConversationPieces`); the others are rendered when written.
     """
 
     num_input_e2e_tests: int
@@ -113,6 +115,7 @@ class RecipeOutput:
     params: Mapping[str, Any] = field(default_factory=dict)
     rephrased: bool = True
     e2e_sources: Mapping[str, Path] = field(default_factory=dict)
+    items: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def result_summary(output: RecipeOutput) -> dict[str, int]:
@@ -262,12 +265,16 @@ def jsonl(rows: Iterable[Mapping[str, Any]]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
-def write_conversations(directory: Path, conversations: Iterable[Conversation], serialize: Serializer) -> list[Path]:
-    """One YAML file per test file under ``directory``; returns the files written."""
+def write_conversations(directory: Path, items: Iterable[tuple[str, str]]) -> list[Path]:
+    """One YAML file per test file under ``directory``, from ``(test id, item)`` pairs (each conversation's
+    item of its file, in order); returns the files written."""
+    by_file: dict[str, list[str]] = {}
+    for test_id, item in items:
+        by_file.setdefault(conversation_file_path(test_id), []).append(item)
     written = []
-    for relative, members in group_by_file(conversations).items():
+    for relative, members in by_file.items():
         path = directory / relative
-        write_text(path, conversations_yaml(members, serialize))
+        write_text(path, conversations_file_text(members))
         written.append(path)
     return written
 
@@ -324,9 +331,16 @@ def write_output_tree(
 ) -> None:
     """Write the whole layout into ``root`` (not atomic by itself; see :func:`write_output`)."""
     conversations = sorted(output.conversations, key=lambda c: c.test_id)
-    write_conversations(root / ANNOTATIONS_DIR, [c.without_rephrasings() for c in conversations], serialize)
+
+    def item(c: Conversation, rephrasings: bool) -> str:
+        rendered = output.items.get(c.test_id)
+        if rendered is not None:
+            return rendered[rephrasings]
+        return conversation_item_yaml(c if rephrasings else c.without_rephrasings(), serialize)
+
+    write_conversations(root / ANNOTATIONS_DIR, [(c.test_id, item(c, False)) for c in conversations])
     if output.rephrased:
-        write_conversations(root / REPHRASINGS_DIR, conversations, serialize)
+        write_conversations(root / REPHRASINGS_DIR, [(c.test_id, item(c, True)) for c in conversations])
     write_text(root / FT_DATA_FILE, jsonl(p.to_record() for p in output.data_points))
     train_rows = [format_row(p, output_format) for p in output.split.train_points]
     validation_rows = [format_row(p, output_format) for p in output.split.validation_points]

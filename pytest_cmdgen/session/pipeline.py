@@ -22,8 +22,8 @@ from pytest_cmdgen.coverage.output import CoverageFiles, record_gates, write_cov
 from pytest_cmdgen.coverage.record import TestCoverage
 from pytest_cmdgen.coverage.report import CoverageReport, build_report
 from pytest_cmdgen.errors import CmdgenError
-from pytest_cmdgen.recipe.datapoints import build_all_data_points
 from pytest_cmdgen.recipe.output import SUMMARY_FILE, RecipeOutput, make_params, write_output
+from pytest_cmdgen.recipe.pieces import ConversationPieces, conversation_pieces
 from pytest_cmdgen.recipe.split import split_data_points
 from pytest_cmdgen.recipe.transport import conversation_from_dict
 from pytest_cmdgen.session.config import SessionConfig
@@ -68,6 +68,10 @@ class PipelineContext:
     charts_drawn_ahead: ChartCache | None = None
     """Coverage charts drawn while the last LLM calls were out (:mod:`.lookahead`), if any: a chart of the
     very same data is taken from here instead of being drawn again."""
+    pieces_ahead: dict[str, tuple[dict[str, Any], ConversationPieces]] = field(default_factory=dict)
+    """Test id → (the conversation as recorded, its output parts) computed during the run
+    (:meth:`~pytest_cmdgen.session.runner.SessionRunner.prepare_pieces`): used when the session's results
+    still hold that very record, computed again otherwise."""
     gates: list[GateResult] = field(default_factory=list)
     """Every coverage gate's result, once :class:`CheckGates` ran."""
     gates_passed: bool = True
@@ -122,12 +126,20 @@ class WriteDatasets:
 
         engine = context.engine
         stored = context.results.conversations
-        conversations = [conversation_from_dict(stored[test_id]) for test_id in sorted(stored)]
         previous = previous_data_points(config.out)
-        if not conversations:  # the project may be broken: do not ask the engine for anything
+        if not stored:  # the project may be broken: do not ask the engine for anything
             raise _no_data_point(context, previous)
         serialize = engine.serializer()
-        points = build_all_data_points(conversations, serialize)
+
+        def pieces_of(test_id: str) -> ConversationPieces:
+            ahead = context.pieces_ahead.get(test_id)
+            if ahead is not None and ahead[0] is stored[test_id]:
+                return ahead[1]
+            return conversation_pieces(conversation_from_dict(stored[test_id]), serialize)
+
+        pieces = [pieces_of(test_id) for test_id in sorted(stored)]
+        conversations = [p.conversation for p in pieces]
+        points = [point for p in pieces for point in p.data_points]
         if not points:
             raise _no_data_point(context, previous)
         if previous is not None and len(points) < previous / 2:
@@ -156,6 +168,7 @@ class WriteDatasets:
             params=params,
             rephrased=config.num_rephrases > 0,
             e2e_sources={k: Path(v) for k, v in context.results.sources.items()},
+            items={p.conversation.test_id: (p.annotations_item, p.rephrasings_item) for p in pieces},
         )
         try:
             context.written = write_output(

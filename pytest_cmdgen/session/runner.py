@@ -9,7 +9,9 @@ end-of-session pipeline turns into datasets (and, with the flow steps each run v
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,7 @@ from pytest_cmdgen.session.results import SessionResults
 if TYPE_CHECKING:
     from pytest_cmdgen.e2e.model import TestCase, TestSuiteFile
     from pytest_cmdgen.recipe.conversation import Conversation, FailedRephrasing
+    from pytest_cmdgen.recipe.pieces import ConversationPieces
     from pytest_cmdgen.runtime.commands import Command
 
 
@@ -71,6 +74,11 @@ class SessionRunner:
         )
         self.look_ahead: LookAhead | None = None
         """What prepares the end of the session while the last LLM calls are out (see :meth:`start`)."""
+        self.pieces: dict[str, tuple[dict[str, Any], ConversationPieces]] = {}
+        """Test id → (its conversation as recorded in the results, that conversation's output parts), for
+        the final conversations whose parts were computed during the run (:meth:`prepare_pieces`)."""
+        self._final: deque[str] = deque()  # test ids recorded final, parts not computed yet
+        self._recorded: dict[str, Conversation] = {}
 
     def start(self, cases: Iterable[CaseRef], look_ahead: bool = False) -> None:
         """Start test cases in the background, so their LLM calls overlap: the longest conversations (most
@@ -94,7 +102,9 @@ class SessionRunner:
         raised."""
         self.results.sources[case.test_id.rpartition("::")[0]] = str(case.path)
         try:
-            outcome = self.engine.outcome(case.test_id, case.suite, case.test_case)
+            running = self.engine.submit(case.test_id, case.suite, case.test_case)
+            self.prepare_pieces(until=running)  # time this thread would spend waiting
+            outcome = running.result()
         except Exception as exc:
             self.results.tests["failed"] += 1
             if self.config.compare is not None:
@@ -107,7 +117,8 @@ class SessionRunner:
             self.results.tests["skipped"] += 1
         elif result.passed:
             self.results.tests["passed"] += 1
-            self._record(outcome.test_id, outcome.conversation)
+            rephrased_later = case.rephrase and self.config.num_rephrases > 0
+            self._record(outcome.test_id, outcome.conversation, final=not rephrased_later)
         else:
             self.results.tests["failed"] += 1
         if self.config.compare is not None and not result.skipped:
@@ -139,10 +150,11 @@ class SessionRunner:
         if not step.rephrase:
             return TurnRephrasing(not_rephrased="the message repeats a button payload: not rephrased, as Rasa does")
         rephrasing = self.engine.rephrased(outcome)
-        if self.look_ahead is not None and not rephrasing.done():
-            self.look_ahead.run_if_ready()  # time this thread would spend waiting
+        if self.look_ahead is not None and not rephrasing.done():  # time this thread would spend waiting
+            self.look_ahead.run_if_ready()
+            self.prepare_pieces(until=rephrasing)
         conversation = rephrasing.result()
-        self._record(outcome.test_id, conversation)
+        self._record(outcome.test_id, conversation, final=True)
         rephrased = annotated_step_at(conversation, step_line)
         assert rephrased is not None
         serialize = self.engine.serializer()
@@ -162,9 +174,29 @@ class SessionRunner:
             for number, step in enumerate(case.test_case.user_steps, start=1)
         ]
 
-    def _record(self, test_id: str, conversation: Conversation | None) -> None:
-        if conversation is not None:
-            self.results.conversations[test_id] = conversation_to_dict(conversation)
+    def _record(self, test_id: str, conversation: Conversation | None, final: bool) -> None:
+        if conversation is None or self._recorded.get(test_id) is conversation:
+            return  # each sub-item of a test case records the same conversation
+        self._recorded[test_id] = conversation
+        self.results.conversations[test_id] = conversation_to_dict(conversation)
+        if final and self.look_ahead is not None:  # this process writes the output: its parts can be made now
+            self._final.append(test_id)
+
+    def prepare_pieces(self, until: Future[Any] | None = None) -> None:
+        """Compute the output parts of the final conversations recorded so far (what the end-of-session
+        pipeline would otherwise do after the last answer), one conversation at a time, until ``until`` is
+        done. Best effort: a conversation whose parts fail here is left to the pipeline, which reports it."""
+        from pytest_cmdgen.recipe.pieces import conversation_pieces
+
+        while self._final and (until is None or not until.done()):
+            test_id = self._final.popleft()
+            record, conversation = self.results.conversations.get(test_id), self._recorded.get(test_id)
+            if record is None or conversation is None:
+                continue
+            try:
+                self.pieces[test_id] = (record, conversation_pieces(conversation, self.engine.serializer()))
+            except Exception:  # noqa: BLE001 - the pipeline computes (and reports) it again
+                continue
 
     def finish_process(self) -> None:
         """Add this process's LLM usage to the results and stop the engine (once): no LLM call is made after

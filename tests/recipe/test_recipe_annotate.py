@@ -16,7 +16,9 @@ from pytest_cmdgen.recipe.conversation import (
 )
 from pytest_cmdgen.recipe.conversation_yaml import (
     conversation_file_path,
+    conversation_to_dict,
     conversations_yaml,
+    dump_yaml,
     group_by_file,
     load_conversations,
 )
@@ -172,6 +174,22 @@ def test_conversation_yaml_matches_the_hand_written_file():
     assert text == (EXPECTED / "car_rental_rephrasings.yml").read_text(encoding="utf-8")
     annotations = conversations_yaml([car_conversation()], serialize)
     assert annotations == (EXPECTED / "car_rental_annotations.yml").read_text(encoding="utf-8")
+
+
+def test_a_file_of_items_is_the_same_bytes_as_the_whole_list_dumped_at_once():
+    tricky = [
+        ["line one\nline two", "- looks like an item", "key: value # not a comment"],
+        ["emoji 🚗 (libyaml escapes it)", "'single' and \"double\" quotes", "  leading blanks"],
+        ["NEL \x85 inside", "yes", "null"],
+        ["~", "@at", "tab\there"],
+    ]
+    conversations = [with_passing(car_conversation(name=f"case {i}"), tricky) for i in range(3)]
+    whole = dump_yaml({"conversations": [conversation_to_dict(c, serialize) for c in conversations]})
+    assert conversations_yaml(conversations, serialize) == whole
+    assert conversations_yaml(conversations[:1], serialize) == dump_yaml(
+        {"conversations": [conversation_to_dict(conversations[0], serialize)]}
+    )
+    assert conversations_yaml([], serialize) == "conversations: []\n"
 
 
 def test_conversation_yaml_round_trip():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -144,3 +144,53 @@ def test_an_unwritable_output_is_a_pipeline_error_not_a_crash(car_rental: Projec
         runner.finish_process()
     assert context.steps_run == ["merge"]
     assert len(context.errors) == 1 and context.errors[0].startswith(f"datasets: could not write {blocker / 'out'}")
+
+
+def test_output_parts_made_during_the_run_give_the_same_bytes_as_parts_made_at_the_end(car_rental: Project) -> None:
+    runner = SessionRunner(car_rental.config)
+    cases = discover_cases([car_rental.root / "car_rental" / "tests"], car_rental.config, base=car_rental.root)
+    runner.start(cases, look_ahead=True)  # this process writes the output: final conversations are queued
+    try:
+        for case in cases:
+            runner.run_test(case)
+            runner.rephrase_case(case)
+        runner.prepare_pieces()
+        assert sorted(runner.pieces) == sorted(runner.results.conversations)
+        ahead = replace(car_rental.config, out=car_rental.root / "ahead")
+        at_end = replace(car_rental.config, out=car_rental.root / "at_end")
+        used = default_pipeline().run(PipelineContext(ahead, runner.results, runner.engine, pieces_ahead=runner.pieces))
+        default_pipeline().run(PipelineContext(at_end, runner.results, runner.engine))
+    finally:
+        runner.finish_process()
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert used.output is not None
+    assert all(c is runner.pieces[c.test_id][1].conversation for c in used.output.conversations)
+    made_ahead, made_at_end = tree(car_rental.root / "ahead"), tree(car_rental.root / "at_end")
+    assert any(name.startswith("2_rephrasings/") for name in made_ahead)
+    names = made_ahead.keys() | made_at_end.keys()
+    different = {name for name in names if made_ahead.get(name) != made_at_end.get(name)}
+    assert different <= {"params.yaml"}  # it names the output directory
+
+
+def test_a_conversation_recorded_again_after_its_parts_were_made_is_made_again(car_rental: Project) -> None:
+    runner = SessionRunner(car_rental.config)
+    cases = discover_cases([car_rental.root / "car_rental" / "tests"], car_rental.config, base=car_rental.root)
+    runner.start(cases, look_ahead=True)
+    try:
+        for case in cases:
+            runner.run_test(case)
+            runner.rephrase_case(case)
+        runner.prepare_pieces()
+        test_id = sorted(runner.pieces)[0]
+        stale = {test_id: runner.pieces[test_id]}
+        runner.results.conversations[test_id] = dict(runner.results.conversations[test_id])  # a new record
+        context = PipelineContext(car_rental.config, runner.results, runner.engine, pieces_ahead=stale)
+        default_pipeline().run(context)
+    finally:
+        runner.finish_process()
+    assert context.output is not None
+    made = next(c for c in context.output.conversations if c.test_id == test_id)
+    assert made is not stale[test_id][1].conversation

@@ -100,7 +100,7 @@ class SlotHTTPClient(openai.DefaultAsyncHttpxClient):
     slot (:func:`~pytest_cmdgen.llm.backends.base.wire_slot`) from before it is sent until its whole body is
     read (the back-end never streams)."""
 
-    async def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]  # any httpx version
+    async def send(self, request: Any, **kwargs: Any) -> Any:  # request, stream, auth, ... of any httpx version
         """Send ``request`` (as the base client does) within one slot."""
         async with wire_slot():
             return await super().send(request, **kwargs)
